@@ -1,0 +1,14 @@
+#include "bytes_codec.h"
+#include "micro/plugin.h"
+
+namespace {
+class Factory final : public micro::plugin::Factory {
+ public:
+  std::unique_ptr<micro::Component> create(micro::plugin::Host&) const override {
+    return std::make_unique<micro::plugins::BytesCodec>();
+  }
+};
+}  // namespace
+
+MICRO_PLUGIN(codec, "bytes", "0.1.0", "application/octet-stream: raw bytes, unchanged", "Apache-2.0",
+             "[]", R"({"type":"object","properties":{}})", Factory)

@@ -1,0 +1,44 @@
+# micro_add_plugin(<target> KIND <kind> NAME <name> SOURCES <src>... [LIBRARIES <lib>...])
+#
+# Builds a loadable micro-cpp plugin: a MODULE library named micro-<kind>-<name>.so, linked
+# against micro::core, hidden symbol visibility (only the entry point and descriptor are
+# exported), written to MICRO_PLUGIN_OUTPUT_DIR (default: <build>/lib/micro/plugins).
+# Used in-tree by micro-cpp itself and out of tree through find_package(micro CONFIG).
+include_guard(GLOBAL)
+
+set(_MICRO_KINDS transport codec registry selector broker client server)
+
+function(micro_add_plugin target)
+  cmake_parse_arguments(P "" "KIND;NAME;OUTPUT_DIR" "SOURCES;LIBRARIES" ${ARGN})
+  if(NOT P_KIND IN_LIST _MICRO_KINDS)
+    message(FATAL_ERROR "micro_add_plugin(${target}): KIND must be one of ${_MICRO_KINDS}, got '${P_KIND}'")
+  endif()
+  if(NOT P_NAME MATCHES "^[a-z0-9][a-z0-9_.]*$")
+    message(FATAL_ERROR "micro_add_plugin(${target}): NAME '${P_NAME}' must match [a-z0-9][a-z0-9_.]*")
+  endif()
+  if(NOT P_SOURCES)
+    message(FATAL_ERROR "micro_add_plugin(${target}): SOURCES is required")
+  endif()
+  if(NOT P_OUTPUT_DIR)
+    if(DEFINED MICRO_PLUGIN_OUTPUT_DIR)
+      set(P_OUTPUT_DIR ${MICRO_PLUGIN_OUTPUT_DIR})
+    else()
+      set(P_OUTPUT_DIR ${CMAKE_BINARY_DIR}/lib/micro/plugins)
+    endif()
+  endif()
+  add_library(${target} MODULE ${P_SOURCES})
+  target_link_libraries(${target} PRIVATE micro::core ${P_LIBRARIES})
+  target_compile_features(${target} PRIVATE cxx_std_20)
+  set_target_properties(${target} PROPERTIES
+    PREFIX ""
+    OUTPUT_NAME "micro-${P_KIND}-${P_NAME}"
+    SUFFIX ".so"
+    CXX_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON
+    LIBRARY_OUTPUT_DIRECTORY ${P_OUTPUT_DIR}
+    INSTALL_RPATH "$ORIGIN/../..")
+  # Refuse unresolved symbols at link time rather than at dlopen.
+  target_link_options(${target} PRIVATE "LINKER:--no-undefined")
+  set_property(TARGET ${target} PROPERTY MICRO_PLUGIN_KIND ${P_KIND})
+  set_property(TARGET ${target} PROPERTY MICRO_PLUGIN_NAME ${P_NAME})
+endfunction()
