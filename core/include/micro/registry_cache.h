@@ -1,0 +1,76 @@
+// A read-through cache of registry lookups shared by selectors (go-micro registry/cache):
+// entries live for a TTL, are kept fresh from the registry's watch between reads, are served
+// stale when the registry fails, and concurrent lookups of one service make one request.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "micro/registry.h"
+
+namespace micro {
+
+struct RegistryCacheOptions {
+  /// How long a lookup is trusted before the registry is asked again. 0 = always ask.
+  std::chrono::milliseconds ttl{std::chrono::seconds(60)};
+};
+
+class RegistryCache {
+ public:
+  /// An immutable view of one service's versions and nodes; never null when returned.
+  using Snapshot = std::shared_ptr<const std::vector<registry::Service>>;
+
+  using Options = RegistryCacheOptions;
+
+  /// Ownership: shares the registry. Starts no thread until the first get_service().
+  explicit RegistryCache(std::shared_ptr<Registry> registry, Options options = {});
+  RegistryCache(std::shared_ptr<Registry> registry, std::chrono::milliseconds ttl)
+      : RegistryCache(std::move(registry), Options{ttl}) {}
+  /// Stops the watch thread.
+  ~RegistryCache();
+  RegistryCache(const RegistryCache&) = delete;
+  RegistryCache& operator=(const RegistryCache&) = delete;
+
+  /// The versions and nodes of service. Thread-safe. Serves the cached entry while it is
+  /// younger than the TTL; otherwise asks the registry, one request for all concurrent callers.
+  /// When the registry fails (anything but not_found) and an entry exists, serves it stale.
+  /// Throws Error{not_found} when the registry knows no node of service, the registry's
+  /// error when nothing is cached, Error{closed} after stop().
+  Snapshot get_service(std::string_view service);
+
+  /// Drops the entry for service, so the next lookup asks the registry. Thread-safe.
+  void invalidate(std::string_view service) noexcept;
+
+  /// Stops the watch thread and refuses further lookups. Idempotent, never throws.
+  void stop() noexcept;
+
+ private:
+  struct Entry {
+    Snapshot services;
+    Clock::time_point expires;
+  };
+  Snapshot fetch(const std::string& service, Snapshot stale);
+  void ensure_watching();  // mu_ held
+  void watch_loop();
+  void apply(const registry::Result& r);  // mu_ held
+
+  std::shared_ptr<Registry> registry_;
+  Options options_;
+  std::mutex mu_;
+  std::condition_variable cv_;  // wakes the watch thread's backoff on stop()
+  std::map<std::string, Entry, std::less<>> entries_;
+  std::map<std::string, std::shared_future<Snapshot>, std::less<>> inflight_;
+  bool stopped_ = false;
+  std::thread watch_thread_;
+  std::shared_ptr<registry::Watcher> watcher_;  // the current watch, stopped by stop()
+};
+
+}  // namespace micro
