@@ -49,7 +49,9 @@ class Stream {
 /// becomes a 500 from "go.micro.server").
 using UnaryFn = std::function<void(Context&, const Request&, Response&)>;
 using StreamFn = std::function<void(Context&, const Request&, Stream&)>;
-using SubscriberFn = std::function<void(Context&, const broker::Message&)>;
+/// A subscriber sees each message as a Request: service() and endpoint() are the topic, read()
+/// decodes the body with the codec of its Content-Type.
+using SubscriberFn = std::function<void(Context&, const Request&)>;
 
 /// Middleware (logging, metrics, auth): returns the wrapped function.
 using HandlerWrapper = std::function<UnaryFn(UnaryFn)>;
