@@ -1,17 +1,23 @@
-# micro_add_plugin(<target> KIND <kind> NAME <name> SOURCES <src>... [LIBRARIES <lib>...])
+# micro_add_plugin(<target> KIND <kind> NAME <name> SOURCES <src>...
+#                  [LIBRARIES <lib>...] [OUTPUT_DIR <dir>] [INSTALL] [INSTALL_DIR <dir>])
 #
 # Builds a loadable micro-cpp plugin: a MODULE library named micro-<kind>-<name>.so, linked
 # against micro::core, hidden symbol visibility (only the entry point and descriptor are
-# exported), written to MICRO_PLUGIN_OUTPUT_DIR (default: <build>/lib/micro/plugins).
+# exported), written to OUTPUT_DIR (default: MICRO_PLUGIN_OUTPUT_DIR, else
+# <build>/lib/micro/plugins). INSTALL adds an install rule to INSTALL_DIR (default:
+# <libdir>/micro/plugins under the install prefix, the layout the core searches).
 # Used in-tree by micro-cpp itself and out of tree through find_package(micro CONFIG).
 include_guard(GLOBAL)
 
-set(_MICRO_KINDS transport codec registry selector broker client server)
-
 function(micro_add_plugin target)
-  cmake_parse_arguments(P "" "KIND;NAME;OUTPUT_DIR" "SOURCES;LIBRARIES" ${ARGN})
-  if(NOT P_KIND IN_LIST _MICRO_KINDS)
-    message(FATAL_ERROR "micro_add_plugin(${target}): KIND must be one of ${_MICRO_KINDS}, got '${P_KIND}'")
+  # Defined here, not at file scope, so the function works whichever scope included the file.
+  set(kinds transport codec registry selector broker client server)
+  cmake_parse_arguments(P "INSTALL" "KIND;NAME;OUTPUT_DIR;INSTALL_DIR" "SOURCES;LIBRARIES" ${ARGN})
+  if(P_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "micro_add_plugin(${target}): unexpected arguments: ${P_UNPARSED_ARGUMENTS}")
+  endif()
+  if(NOT P_KIND IN_LIST kinds)
+    message(FATAL_ERROR "micro_add_plugin(${target}): KIND must be one of ${kinds}, got '${P_KIND}'")
   endif()
   if(NOT P_NAME MATCHES "^[a-z0-9][a-z0-9_.]*$")
     message(FATAL_ERROR "micro_add_plugin(${target}): NAME '${P_NAME}' must match [a-z0-9][a-z0-9_.]*")
@@ -41,4 +47,11 @@ function(micro_add_plugin target)
   target_link_options(${target} PRIVATE "LINKER:--no-undefined")
   set_property(TARGET ${target} PROPERTY MICRO_PLUGIN_KIND ${P_KIND})
   set_property(TARGET ${target} PROPERTY MICRO_PLUGIN_NAME ${P_NAME})
+  if(P_INSTALL OR P_INSTALL_DIR)
+    if(NOT P_INSTALL_DIR)
+      include(GNUInstallDirs)
+      set(P_INSTALL_DIR ${CMAKE_INSTALL_LIBDIR}/micro/plugins)
+    endif()
+    install(TARGETS ${target} LIBRARY DESTINATION ${P_INSTALL_DIR})
+  endif()
 endfunction()
