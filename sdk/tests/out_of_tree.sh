@@ -110,4 +110,18 @@ fi
 cat "$log"
 grep -q 'prefx: unknown key' "$log" || fail "the error does not name the unknown key prefx"
 
+step "the installed micro command sees the plugins"
+micro=$work/sdk/bin/micro
+"$micro" plugins inspect "$so" >"$log" 2>&1 || fail "micro plugins inspect $so"
+cat "$log"
+grep -q "acme.echo" "$log" && grep -q "prefix" "$log" ||
+  fail "micro plugins inspect does not show the name acme.echo and the option prefix"
+MICRO_PLUGIN_PATH=$work/acme/lib/micro/plugins "$micro" plugins list >"$log" 2>&1 ||
+  fail "micro plugins list"
+cat "$log"
+grep -q "bytes .*$work/sdk/lib/micro/plugins/micro-codec-bytes.so" "$log" ||
+  fail "micro plugins list does not show the installed plugins next to libmicro_core"
+grep -q "acme.echo .*$work/acme/lib/micro/plugins/micro-codec-acme.echo.so" "$log" ||
+  fail "micro plugins list does not show acme.echo from MICRO_PLUGIN_PATH"
+
 echo "sdk_out_of_tree: OK"
