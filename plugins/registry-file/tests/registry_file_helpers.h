@@ -1,0 +1,95 @@
+// Shared helpers of the registry-file tests: load the plugin through the Loader, build
+// services, write node files by hand.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "micro/errors.h"
+#include "micro/loader.h"
+#include "micro/registry.h"
+#include "support.h"
+
+namespace regfile_test {
+
+/// A Host that offers nothing: registry-file requires no other component.
+class NullHost final : public micro::plugin::Host {
+ public:
+  std::shared_ptr<micro::Registry> registry() override { throw none(); }
+  std::shared_ptr<micro::Transport> transport() override { throw none(); }
+  std::shared_ptr<micro::Broker> broker() override { throw none(); }
+  std::shared_ptr<micro::Selector> selector() override { throw none(); }
+  std::shared_ptr<micro::Codec> codec(std::string_view) override { throw none(); }
+
+ private:
+  static micro::Error none() { return micro::Error(micro::Errc::plugin, "not offered"); }
+};
+
+/// A registry-file instance loaded from the built plugin, not yet initialised.
+inline std::shared_ptr<micro::Registry> load() {
+  micro::plugin::Loader loader(micro::plugin::LoaderOptions{{micro::test::plugin_dir()}});
+  auto d = loader.find(micro::plugin::Kind::registry, "file");
+  NullHost host;
+  auto r = std::dynamic_pointer_cast<micro::Registry>(loader.create(d, host));
+  REQUIRE(r);
+  return r;
+}
+
+/// A registry-file instance on dir (through Options::addrs, as MICRO_REGISTRY_ADDRESS does).
+inline std::shared_ptr<micro::Registry> open(const std::filesystem::path& dir,
+                                             std::string plugin_options = "{}") {
+  auto r = load();
+  r->init(micro::Registry::Options{
+      {dir.string()}, std::chrono::milliseconds(5000), std::move(plugin_options)});
+  r->start();
+  return r;
+}
+
+inline micro::registry::Service service(const std::string& name, const std::string& node_id,
+                                        const std::string& address = "127.0.0.1:1",
+                                        const std::string& version = "1.0.0") {
+  micro::registry::Service s;
+  s.name = name;
+  s.version = version;
+  micro::registry::Endpoint e;
+  e.name = "Greeter.Hello";
+  e.metadata = {{"stream", "false"}};
+  s.endpoints.push_back(e);
+  s.nodes.push_back(micro::registry::Node{node_id, address, {{"protocol", "mucp"}}});
+  return s;
+}
+
+/// Writes text to path and gives it an expiry (mtime) seconds_ahead from now.
+inline void write_node(const std::filesystem::path& path, const std::string& text,
+                       long seconds_ahead = 3600) {
+  micro::test::write_file(path, text);
+  timespec times[2] = {{0, UTIME_NOW}, {::time(nullptr) + seconds_ahead, 0}};
+  REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+}
+
+/// The next watch result within timeout; fails the test when none comes.
+inline micro::registry::Result next_result(
+    micro::registry::Watcher& w, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  auto r = w.next(micro::Clock::now() + timeout);
+  REQUIRE(r.has_value());
+  return *r;
+}
+
+/// True when get_service(name) throws Error{not_found}.
+inline bool gone(micro::Registry& r, const std::string& name) {
+  try {
+    r.get_service(name);
+    return false;
+  } catch (const micro::Error& e) {
+    return e.errc() == micro::Errc::not_found;
+  }
+}
+
+}  // namespace regfile_test
