@@ -34,24 +34,9 @@ class ServiceImpl final : public Service {
     opts_.metadata = cfg.service.metadata;
     rt_ = std::make_unique<Runtime>(cfg);
     server_ = std::make_unique<detail::RpcServer>(*rt_);
-    Server::Options so;
-    so.name = name;
-    so.version = cfg.service.version;
-    so.address = cfg.service.address;
-    so.advertise = cfg.service.advertise;
-    so.metadata = cfg.service.metadata;
-    so.register_ttl = cfg.server.register_ttl;
-    so.register_interval = cfg.server.register_interval;
-    so.drain_timeout = cfg.server.drain_timeout;
-    server_->init(so);
+    server_->init(server_options(cfg, name));
     client_ = std::make_unique<detail::RpcClient>(*rt_, name);
-    Client::Options co;
-    co.content_type = cfg.client.content_type;
-    co.retries = cfg.client.retries;
-    co.request_timeout = cfg.client.request_timeout;
-    co.pool_size = cfg.client.pool_size;
-    co.pool_ttl = cfg.client.pool_ttl;
-    client_->init(co);
+    client_->init(client_options(cfg));
     if (::pipe2(stop_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) throw Error(Errc::internal, "service: pipe failed");
   }
 
@@ -136,6 +121,35 @@ std::unique_ptr<Service> new_service(std::string name, int argc, char** argv) {
 std::unique_ptr<Service> new_service(std::string name, Config config) {
   return std::make_unique<ServiceImpl>(std::move(name), std::move(config));
 }
+
+Client::Options client_options(const Config& cfg) {
+  Client::Options co;
+  co.content_type = cfg.client.content_type;
+  co.retries = cfg.client.retries;
+  co.request_timeout = cfg.client.request_timeout;
+  co.pool_size = cfg.client.pool_size;
+  co.pool_ttl = cfg.client.pool_ttl;
+  return co;
+}
+
+Server::Options server_options(const Config& cfg, const std::string& name) {
+  Server::Options so;
+  so.name = name;
+  so.version = cfg.service.version;
+  so.address = cfg.service.address;
+  so.advertise = cfg.service.advertise;
+  so.metadata = cfg.service.metadata;
+  so.register_ttl = cfg.server.register_ttl;
+  so.register_interval = cfg.server.register_interval;
+  so.drain_timeout = cfg.server.drain_timeout;
+  return so;
+}
+
+std::unique_ptr<Client> new_client(Runtime& rt, std::string from_service) {
+  return std::make_unique<detail::RpcClient>(rt, std::move(from_service));
+}
+
+std::unique_ptr<Server> new_server(Runtime& rt) { return std::make_unique<detail::RpcServer>(rt); }
 
 server::Handler handler(std::string name, std::vector<server::Endpoint> endpoints) {
   for (auto& ep : endpoints) {

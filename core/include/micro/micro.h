@@ -34,6 +34,17 @@ std::unique_ptr<Service> new_service(std::string name, int argc = 0, char** argv
 /// Creates a service from an explicit config (no argv, no environment).
 std::unique_ptr<Service> new_service(std::string name, Config config);
 
+class Runtime;
+/// The default (mucp) client over rt's plugins, for programs that call but do not serve
+/// (the `micro` command, tests). rt must outlive it. from_service: sent as Micro-From-Service.
+std::unique_ptr<Client> new_client(Runtime& rt, std::string from_service = {});
+/// The default (mucp) server over rt's plugins. rt must outlive it. Call init() then start().
+std::unique_ptr<Server> new_server(Runtime& rt);
+
+/// The client and server options a Config gives (its client and server sections).
+Client::Options client_options(const Config& c);
+Server::Options server_options(const Config& c, const std::string& name);
+
 namespace typed {
 
 template <class T>
