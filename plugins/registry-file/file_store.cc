@@ -70,10 +70,13 @@ std::filesystem::path resolve_root(const std::string& addr, const std::string& d
 }
 
 void prepare_root(const std::filesystem::path& root_in) {
-  std::error_code ec;
-  std::filesystem::path root = std::filesystem::absolute(root_in, ec);
-  if (ec) throw Error(Errc::config, "registry-file: bad directory " + root_in.string());
-  root = root.lexically_normal();
+  // Processes started from different working directories must meet in one place, and a
+  // host:port meant for another registry must not become a directory in the cwd.
+  if (!root_in.is_absolute()) {
+    throw Error(Errc::config, "registry-file: directory '" + root_in.string() +
+                                  "' is not an absolute path (registry address or option dir)");
+  }
+  std::filesystem::path root = root_in.lexically_normal();
   if (root.has_filename() == false && root != root.root_path()) root = root.parent_path();
   // Create missing components one by one with 0700 (create_directories would use 0777).
   std::filesystem::path cur;

@@ -33,9 +33,9 @@ bool is_node_file(std::string_view file_name);
 /// created. Never throws.
 std::filesystem::path resolve_root(const std::string& addr, const std::string& dir_option);
 
-/// Creates root (and missing parents) with mode 0700, then refuses a root that is not a
-/// directory, is owned by another user or is writable by others. Throws Error{config} naming
-/// the path.
+/// Creates root (and missing parents) with mode 0700, then refuses a root that is not an
+/// absolute path, not a directory, owned by another user or writable by group or others.
+/// Throws Error{config} naming the path.
 void prepare_root(const std::filesystem::path& root);
 
 /// The mtime of a stat result as a wall-clock time point.

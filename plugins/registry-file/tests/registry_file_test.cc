@@ -1,6 +1,10 @@
 // registry-file: register / get / list / deregister, expiry, directory rules, file format.
 #include <sys/stat.h>
 
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
 #include "registry_file_helpers.h"
 
 using namespace regfile_test;
@@ -250,4 +254,49 @@ TEST_CASE("after stop() the registry's methods throw closed") {
   CHECK(errc_of([&] { r->register_service(service("greeter", "greeter-1"), {}); }) == Errc::closed);
   CHECK(errc_of([&] { r->get_service("greeter"); }) == Errc::closed);
   CHECK(errc_of([&] { r->watch(); }) == Errc::closed);
+}
+
+TEST_CASE("a relative directory or a host:port address is refused with a config error") {
+  auto r = load();
+  CHECK(errc_of([&] {
+          r->init(micro::Registry::Options{{"127.0.0.1:2379"}, {}, "{}"});
+        }) == Errc::config);
+  auto r2 = load();
+  CHECK(errc_of([&] {
+          r2->init(micro::Registry::Options{{}, {}, R"({"dir":"reg"})"});
+        }) == Errc::config);
+}
+
+TEST_CASE("without address or dir option the directory is under XDG_RUNTIME_DIR") {
+  TempDir dir;
+  const char* old = std::getenv("XDG_RUNTIME_DIR");
+  const std::string saved = old ? old : "";
+  ::setenv("XDG_RUNTIME_DIR", dir.path().c_str(), 1);
+  auto r = load();
+  r->init(micro::Registry::Options{});
+  if (old) {
+    ::setenv("XDG_RUNTIME_DIR", saved.c_str(), 1);
+  } else {
+    ::unsetenv("XDG_RUNTIME_DIR");
+  }
+  r->register_service(service("greeter", "greeter-1"), {});
+  CHECK(std::filesystem::exists(dir / "micro/registry/greeter/greeter-1.json"));
+}
+
+TEST_CASE("concurrent registrations from several threads all land") {
+  TempDir dir;
+  auto r = open(dir.path());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        auto id = "greeter-" + std::to_string(t) + "-" + std::to_string(i);
+        r->register_service(service("greeter", id), {});
+        r->register_service(service("greeter", id), {});  // refresh races with readers
+        r->get_service("greeter");
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(r->get_service("greeter").at(0).nodes.size() == 100);
 }
