@@ -19,9 +19,12 @@ constexpr Command kCommands[] = {
     // ---- rpc verbs (cli/rpc_cmd.cc) go here ----
     {"services", "[--json]", services},
     {"describe", "SERVICE [--json]", describe},
-    {"call", "SERVICE ENDPOINT JSON [-v] [--metadata k=v]... [--timeout 5s] [--address HOST:PORT]", call},
-    {"stream", "SERVICE ENDPOINT JSON [--metadata k=v]... [--timeout 5s] [--address HOST:PORT]", stream},
-    {"bench", "SERVICE ENDPOINT JSON [-n N] [-c C] [--json] [--timeout 5s] [--address HOST:PORT]", bench},
+    {"call", "SERVICE ENDPOINT JSON [-v] [--metadata k=v]... [--timeout 5s] [--address HOST:PORT]",
+     call},
+    {"stream", "SERVICE ENDPOINT JSON [--metadata k=v]... [--timeout 5s] [--address HOST:PORT]",
+     stream},
+    {"bench", "SERVICE ENDPOINT JSON [-n N] [-c C] [--json] [--timeout 5s] [--address HOST:PORT]",
+     bench},
     // ---- end of rpc verbs ----
 };
 
@@ -52,8 +55,10 @@ std::size_t match(const char* name, const std::vector<std::string>& args) {
 
 int usage_error(const std::string& what, const Command* c) {
   std::cerr << "micro: " << what;
-  if (c) std::cerr << " (usage: micro " << c->name << " " << c->usage << ")";
-  else std::cerr << " (see micro --help)";
+  if (c)
+    std::cerr << " (usage: micro " << c->name << " " << c->usage << ")";
+  else
+    std::cerr << " (see micro --help)";
   std::cerr << "\n";
   return 2;
 }

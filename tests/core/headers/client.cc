@@ -1,0 +1,2 @@
+// Compiles micro/client.h on its own: it must include everything it uses.
+#include "micro/client.h"

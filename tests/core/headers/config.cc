@@ -1,0 +1,2 @@
+// Compiles micro/config.h on its own: it must include everything it uses.
+#include "micro/config.h"

@@ -1,0 +1,2 @@
+// Compiles micro/registry.h on its own: it must include everything it uses.
+#include "micro/registry.h"
