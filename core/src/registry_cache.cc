@@ -43,7 +43,8 @@ void RegistryCache::invalidate(std::string_view service) noexcept {
 RegistryCache::Snapshot RegistryCache::get_service(std::string_view service) {
   std::unique_lock lk(mu_);
   if (stopped_) throw Error(Errc::closed, "registry cache: stopped");
-  ensure_watching();
+  ensure_watching(lk);
+  if (stopped_) throw Error(Errc::closed, "registry cache: stopped");
   Snapshot stale;
   if (auto it = entries_.find(service); it != entries_.end()) {
     if (Clock::now() < it->second.expires) return it->second.services;
@@ -57,6 +58,7 @@ RegistryCache::Snapshot RegistryCache::get_service(std::string_view service) {
   std::promise<Snapshot> promise;
   std::string name(service);
   inflight_.emplace(name, promise.get_future().share());
+  pending_.erase(name);
   lk.unlock();
 
   Snapshot result;
@@ -68,6 +70,15 @@ RegistryCache::Snapshot RegistryCache::get_service(std::string_view service) {
   }
   lk.lock();
   inflight_.erase(name);
+  // Changes seen while the registry was asked: merging them again is harmless, missing them
+  // would keep a stale entry for a whole TTL.
+  if (auto p = pending_.find(name); p != pending_.end()) {
+    auto results = std::move(p->second);
+    pending_.erase(p);
+    if (!error)
+      for (const auto& r : results) apply(r);
+    if (auto it = entries_.find(name); it != entries_.end() && !error) result = it->second.services;
+  }
   lk.unlock();
   if (error) {
     promise.set_exception(error);
@@ -106,28 +117,44 @@ RegistryCache::Snapshot RegistryCache::fetch(const std::string& service, Snapsho
   return snap;
 }
 
-void RegistryCache::ensure_watching() {
-  if (watch_thread_.joinable() || stopped_) return;
-  watch_thread_ = std::thread([this] { watch_loop(); });
+// The first lookup opens the watch itself, before it asks the registry, so no change made
+// after that lookup's answer can be missed; the thread then reads it (and reopens it).
+void RegistryCache::ensure_watching(std::unique_lock<std::mutex>& lk) {
+  if (watch_started_ || stopped_) return;
+  watch_started_ = true;
+  lk.unlock();
+  std::shared_ptr<registry::Watcher> w;
+  try {
+    w = registry_->watch();
+  } catch (const std::exception&) {
+    // The thread retries.
+  }
+  lk.lock();
+  if (stopped_) {
+    if (w) w->stop();
+    return;
+  }
+  watch_thread_ = std::thread([this, w] { watch_loop(w); });
 }
 
-void RegistryCache::watch_loop() {
+void RegistryCache::watch_loop(std::shared_ptr<registry::Watcher> first_watcher) {
   auto backoff = Clock::duration(kMinBackoff);
-  bool first = true;
+  bool first = first_watcher != nullptr;  // opened before any lookup: nothing was missed
   std::unique_lock lk(mu_);
   while (!stopped_) {
-    lk.unlock();
-    std::shared_ptr<registry::Watcher> w;
-    try {
-      w = registry_->watch();
-    } catch (const std::exception&) {
+    std::shared_ptr<registry::Watcher> w = std::move(first_watcher);
+    if (!w) {
+      lk.unlock();
+      try {
+        w = registry_->watch();
+      } catch (const std::exception&) {
+      }
+      lk.lock();
     }
-    lk.lock();
     if (w) {
       if (stopped_) break;
       watcher_ = w;
-      // Changes were missed while no watch ran: have every entry re-read on its next lookup.
-      if (!first)
+      if (!first)  // changes may have been missed while no watch ran
         for (auto& [name, e] : entries_) e.expires = Clock::now();
       first = false;
       backoff = kMinBackoff;
@@ -156,6 +183,7 @@ void RegistryCache::watch_loop() {
 // create/update replace the version and merge nodes by id; delete removes nodes by id and
 // drops versions (and the entry) left empty. Services not cached are ignored.
 void RegistryCache::apply(const registry::Result& r) {
+  if (inflight_.count(r.service.name)) pending_[r.service.name].push_back(r);
   auto it = entries_.find(r.service.name);
   if (it == entries_.end()) return;
   auto services = *it->second.services;

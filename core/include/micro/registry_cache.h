@@ -58,8 +58,8 @@ class RegistryCache {
     Clock::time_point expires;
   };
   Snapshot fetch(const std::string& service, Snapshot stale);
-  void ensure_watching();  // mu_ held
-  void watch_loop();
+  void ensure_watching(std::unique_lock<std::mutex>& lk);  // mu_ held, released meanwhile
+  void watch_loop(std::shared_ptr<registry::Watcher> first);
   void apply(const registry::Result& r);  // mu_ held
 
   std::shared_ptr<Registry> registry_;
@@ -68,6 +68,9 @@ class RegistryCache {
   std::condition_variable cv_;  // wakes the watch thread's backoff on stop()
   std::map<std::string, Entry, std::less<>> entries_;
   std::map<std::string, std::shared_future<Snapshot>, std::less<>> inflight_;
+  // Watch results that arrived while their service was being fetched, applied after it.
+  std::map<std::string, std::vector<registry::Result>, std::less<>> pending_;
+  bool watch_started_ = false;
   bool stopped_ = false;
   std::thread watch_thread_;
   std::shared_ptr<registry::Watcher> watcher_;  // the current watch, stopped by stop()

@@ -1,0 +1,22 @@
+#include "micro/plugin.h"
+#include "random_selector.h"
+
+namespace {
+class Factory final : public micro::plugin::Factory {
+ public:
+  std::unique_ptr<micro::Component> create(micro::plugin::Host& host) const override {
+    return std::make_unique<micro::plugins::RandomSelector>(host.registry());
+  }
+};
+}  // namespace
+
+// Options: see README.md (the descriptions there are the documentation of this schema).
+MICRO_PLUGIN(selector, "random", "0.1.0",
+             "uniform random node over a cached registry; retries pick another node; failing "
+             "nodes are skipped for a while",
+             "Apache-2.0", R"(["registry"])",
+             R"({"type":"object","properties":{)"
+             R"("cache_ttl_s":{"type":"integer","minimum":0,"default":60},)"
+             R"("failure_threshold":{"type":"integer","minimum":1,"default":3},)"
+             R"("eject_s":{"type":"integer","minimum":0,"default":10}}})",
+             Factory)
