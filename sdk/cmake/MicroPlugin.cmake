@@ -45,6 +45,11 @@ function(micro_add_plugin target)
     INSTALL_RPATH "$ORIGIN/../..")
   # Refuse unresolved symbols at link time rather than at dlopen.
   target_link_options(${target} PRIVATE "LINKER:--no-undefined")
+  # GCC marks some template statics STB_GNU_UNIQUE, which makes dlclose() a no-op: a plugin
+  # could then never be unloaded. Plugins do not share such statics with the host.
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    target_compile_options(${target} PRIVATE -fno-gnu-unique)
+  endif()
   set_property(TARGET ${target} PROPERTY MICRO_PLUGIN_KIND ${P_KIND})
   set_property(TARGET ${target} PROPERTY MICRO_PLUGIN_NAME ${P_NAME})
   if(P_INSTALL OR P_INSTALL_DIR)

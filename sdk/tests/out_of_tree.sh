@@ -5,7 +5,7 @@
 # from "plugins.path", and with a misspelt option, which must be refused.
 #
 # usage: out_of_tree.sh BUILD_DIR [runtime|loader] [SANITIZERS] [CXX] [GENERATOR]
-# Set MICRO_KEEP_TMP=1 to keep the temp dir. Exits non-zero on the first failure.
+# Set SDK_TEST_KEEP_TMP=1 to keep the temp dir. Exits non-zero on the first failure.
 set -euo pipefail
 umask 022
 
@@ -22,7 +22,7 @@ while read -r v; do unset "$v"; done < <(env | sed -n 's/^\(MICRO_[A-Za-z0-9_]*\
 work=$(mktemp -d "${TMPDIR:-/tmp}/micro-sdk-test.XXXXXX")
 chmod 755 "$work"
 log=$work/log
-if [[ ${MICRO_KEEP_TMP:-} == 1 ]]; then
+if [[ ${SDK_TEST_KEEP_TMP:-} == 1 ]]; then
   trap 'echo "kept $work"' EXIT
 else
   trap 'rm -rf "$work"' EXIT
