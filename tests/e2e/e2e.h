@@ -48,4 +48,12 @@ inline nlohmann::json parse_json(const std::string& s) {
   return j;
 }
 
+/// The last non-empty line of a command's output.
+inline std::string last_line(const std::string& out) {
+  auto end = out.find_last_not_of('\n');
+  if (end == std::string::npos) return {};
+  auto start = out.rfind('\n', end);
+  return out.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+}
+
 }  // namespace micro::test
