@@ -1,7 +1,12 @@
 #include "tls.h"
 
 #include <arpa/inet.h>
+#include <openssl/bio.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstdint>
 
 #include <boost/asio/ssl/context.hpp>
 
@@ -36,11 +41,46 @@ bool is_ip(const std::string& host) {
          ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
+// OpenSSL's socket BIO writes with write(2), which raises SIGPIPE when the peer is gone. A
+// library must not kill its host process nor change its signal dispositions, so TLS records
+// are written through this BIO with send(MSG_NOSIGNAL); reads use the stock socket BIO.
+int nosig_write(BIO* b, const char* data, int len) {
+  int fd = static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(b)));
+  BIO_clear_retry_flags(b);
+  long n = ::send(fd, data, static_cast<std::size_t>(len), MSG_NOSIGNAL);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) BIO_set_retry_write(b);
+  return static_cast<int>(n);
+}
+long nosig_ctrl(BIO*, int cmd, long, void*) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
+int nosig_create(BIO* b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+BIO_METHOD* nosig_method() {
+  static BIO_METHOD* m = [] {
+    BIO_METHOD* bm = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "micro-http-send");
+    BIO_meth_set_write(bm, nosig_write);
+    BIO_meth_set_ctrl(bm, nosig_ctrl);
+    BIO_meth_set_create(bm, nosig_create);
+    return bm;
+  }();
+  return m;
+}
+
 SSL* new_ssl(ssl::context& ctx, int fd) {
   SSL* s = SSL_new(ctx.native_handle());
-  if (s == nullptr) throw Error(Errc::internal, "transport http: SSL_new failed");
+  BIO* rbio = BIO_new_socket(fd, BIO_NOCLOSE);
+  BIO* wbio = BIO_new(nosig_method());
+  if (s == nullptr || rbio == nullptr || wbio == nullptr) {
+    if (s) SSL_free(s);
+    if (rbio) BIO_free(rbio);
+    if (wbio) BIO_free(wbio);
+    throw Error(Errc::internal, "transport http: cannot create the TLS session");
+  }
+  BIO_set_data(wbio, reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)));
+  SSL_set_bio(s, rbio, wbio);  // s owns both
   SSL_set_mode(s, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  SSL_set_fd(s, fd);
   return s;
 }
 

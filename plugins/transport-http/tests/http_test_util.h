@@ -58,11 +58,13 @@ inline std::shared_ptr<micro::Transport> make_transport(const std::string& optio
 }
 
 /// Listens on 127.0.0.1:0 and runs accept(handler) on a thread; records the Errc of every
-/// exception a handler's recv() throws.
+/// exception a handler's recv() throws. The destructor stops the transport, which closes every
+/// socket and joins the connection threads, so no handler outlives this object.
 class Server {
  public:
   using Handler = std::function<void(std::shared_ptr<Socket>)>;
-  Server(micro::Transport& t, Handler h) : listener_(t.listen("127.0.0.1:0")) {
+  Server(std::shared_ptr<micro::Transport> t, Handler h)
+      : transport_(t), listener_(t->listen("127.0.0.1:0")) {
     handler_ = [this, h](std::shared_ptr<Socket> s) {
       ++accepted_;
       try {
@@ -78,6 +80,7 @@ class Server {
   ~Server() {
     listener_->close();
     thread_.join();
+    transport_->stop();
   }
   std::string addr() const { return listener_->addr(); }
   int port() const { return std::stoi(addr().substr(addr().rfind(':') + 1)); }
@@ -96,6 +99,7 @@ class Server {
   }
 
  private:
+  std::shared_ptr<micro::Transport> transport_;
   std::unique_ptr<micro::transport::Listener> listener_;
   Handler handler_;
   std::thread thread_;
@@ -166,7 +170,8 @@ inline std::string raw_read_all(int fd, std::chrono::milliseconds timeout, bool*
   auto end = std::chrono::steady_clock::now() + timeout;
   if (eof) *eof = false;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
     if (left.count() <= 0) return out;
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
@@ -181,11 +186,13 @@ inline std::string raw_read_all(int fd, std::chrono::milliseconds timeout, bool*
 }
 
 /// Reads until `until` occurs in the data (or timeout / EOF).
-inline std::string raw_read_until(int fd, const std::string& until, std::chrono::milliseconds timeout = 5s) {
+inline std::string raw_read_until(int fd, const std::string& until,
+                                  std::chrono::milliseconds timeout = 5s) {
   std::string out;
   auto end = std::chrono::steady_clock::now() + timeout;
   while (out.find(until) == std::string::npos) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;

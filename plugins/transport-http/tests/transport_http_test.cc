@@ -5,12 +5,12 @@
 #include "http_test_util.h"
 
 using namespace httptest;
-using micro::Errc;
 using Catch::Matchers::Contains;
+using micro::Errc;
 
 TEST_CASE("echo round trip carries headers and body") {
   auto t = make_transport();
-  Server srv(*t, echo);
+  Server srv(t, echo);
   auto c = t->dial(srv.addr());
   Message m;
   m.header["micro-id"] = "7";
@@ -29,7 +29,7 @@ TEST_CASE("echo round trip carries headers and body") {
 
 TEST_CASE("an empty body round trips with Content-Length 0") {
   auto t = make_transport();
-  Server srv(*t, echo);
+  Server srv(t, echo);
   auto c = t->dial(srv.addr());
   Message m;
   m.header["Micro-Error"] = "EOS";
@@ -43,7 +43,7 @@ TEST_CASE("an empty body round trips with Content-Length 0") {
 
 TEST_CASE("one connection carries many sequential messages") {
   auto t = make_transport();
-  Server srv(*t, echo);
+  Server srv(t, echo);
   auto c = t->dial(srv.addr());
   for (int i = 0; i < 2000; ++i) {
     Message m;
@@ -60,7 +60,7 @@ TEST_CASE("one connection carries many sequential messages") {
 
 TEST_CASE("one request can get several responses") {
   auto t = make_transport();
-  Server srv(*t, [](std::shared_ptr<Socket> s) {
+  Server srv(t, [](std::shared_ptr<Socket> s) {
     Message m;
     s->recv(m);
     for (int i = 0; i < 3; ++i) {
@@ -84,7 +84,7 @@ TEST_CASE("one request can get several responses") {
 TEST_CASE("header names arrive canonical and match without regard to case") {
   auto t = make_transport();
   Inbox inbox;
-  Server srv(*t, [&](std::shared_ptr<Socket> s) {
+  Server srv(t, [&](std::shared_ptr<Socket> s) {
     Message m;
     s->recv(m);
     inbox.push(m);
@@ -112,7 +112,7 @@ TEST_CASE("header names arrive canonical and match without regard to case") {
 
 TEST_CASE("a large body within the limit round trips") {
   auto t = make_transport();
-  Server srv(*t, echo);
+  Server srv(t, echo);
   auto c = t->dial(srv.addr());
   Message m;
   m.body.resize(12u << 20);
@@ -126,7 +126,7 @@ TEST_CASE("a large body within the limit round trips") {
 
 TEST_CASE("recv past its deadline throws timeout and the socket stays usable") {
   auto t = make_transport();
-  Server srv(*t, echo);
+  Server srv(t, echo);
   auto c = t->dial(srv.addr());
   Message r;
   auto start = micro::Clock::now();
@@ -139,7 +139,7 @@ TEST_CASE("recv past its deadline throws timeout and the socket stays usable") {
 
 TEST_CASE("close() from another thread wakes a blocked recv with closed") {
   auto t = make_transport();
-  Server srv(*t, echo);
+  Server srv(t, echo);
   auto c = t->dial(srv.addr());
   std::atomic<bool> entered{false};
   Errc got = Errc::ok;
@@ -161,7 +161,7 @@ TEST_CASE("closing a server socket wakes its blocked recv") {
   auto t = make_transport();
   std::shared_ptr<Socket> held;
   std::mutex mu;
-  Server srv(*t, [&](std::shared_ptr<Socket> s) {
+  Server srv(t, [&](std::shared_ptr<Socket> s) {
     {
       std::lock_guard<std::mutex> lk(mu);
       held = s;
@@ -186,7 +186,7 @@ TEST_CASE("closing a server socket wakes its blocked recv") {
 TEST_CASE("concurrent sends are never interleaved") {
   auto t = make_transport();
   Inbox inbox;
-  Server srv(*t, [&](std::shared_ptr<Socket> s) {
+  Server srv(t, [&](std::shared_ptr<Socket> s) {
     for (;;) {
       Message m;
       s->recv(m);
@@ -216,7 +216,7 @@ TEST_CASE("concurrent sends are never interleaved") {
 
 TEST_CASE("connections over max_connections are closed and the others keep working") {
   auto t = make_transport(R"({"max_connections":2})");
-  Server srv(*t, echo);
+  Server srv(t, echo);
   auto round_trip = [](Socket& s, const std::string& body) {
     s.send(Message{{}, body});
     Message r;
@@ -244,7 +244,7 @@ TEST_CASE("connections over max_connections are closed and the others keep worki
 
 TEST_CASE("an idle server connection is closed after idle_timeout_ms") {
   auto t = make_transport(R"({"idle_timeout_ms":200})");
-  Server srv(*t, echo);
+  Server srv(t, echo);
   auto c = t->dial(srv.addr());
   Message r;
   CHECK(errc_of([&] { c->recv(r, micro::Clock::now() + 5s); }) == Errc::closed);
@@ -296,8 +296,9 @@ TEST_CASE("a non-200 response is an unavailable error with the status line and b
   c->send(Message{{}, "hi"});
   std::string req = raw_read_until(s, "\r\n\r\nhi");
   CHECK(req.rfind("POST / HTTP/1.1\r\nHost: 127.0.0.1:", 0) == 0);
-  raw_write(s, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\noops"
-               "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  raw_write(s,
+            "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\noops"
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
   Message r;
   try {
     c->recv(r, micro::Clock::now() + 5s);

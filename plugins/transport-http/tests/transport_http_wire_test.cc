@@ -5,9 +5,9 @@
 #include "http_test_util.h"
 
 using namespace httptest;
-using micro::Errc;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
+using micro::Errc;
 
 namespace {
 
@@ -17,15 +17,15 @@ const std::string kGoRequest =
     "Content-Length: 16\r\n\r\n{\"name\":\"John\"}\n";
 
 std::string post(std::size_t body_len, const std::string& extra = "") {
-  return "POST / HTTP/1.1\r\nHost: x\r\n" + extra + "Content-Length: " +
-         std::to_string(body_len) + "\r\n\r\n";
+  return "POST / HTTP/1.1\r\nHost: x\r\n" + extra + "Content-Length: " + std::to_string(body_len) +
+         "\r\n\r\n";
 }
 
 /// Echo server whose sockets record their errors, plus a working second connection check.
 struct Fixture {
   std::shared_ptr<micro::Transport> t;
   Server srv;
-  explicit Fixture(const std::string& opts) : t(make_transport(opts)), srv(*t, echo) {}
+  explicit Fixture(const std::string& opts) : t(make_transport(opts)), srv(t, echo) {}
   bool other_connection_works() {
     auto c = t->dial(srv.addr());
     c->send(Message{{}, "alive"});
@@ -40,7 +40,7 @@ struct Fixture {
 TEST_CASE("go-micro's request bytes become the expected Message and the reply is HTTP/1.1 200") {
   auto t = make_transport();
   Inbox inbox;
-  Server srv(*t, [&](std::shared_ptr<Socket> s) {
+  Server srv(t, [&](std::shared_ptr<Socket> s) {
     for (;;) {
       Message m;
       s->recv(m);
@@ -77,7 +77,7 @@ TEST_CASE("go-micro's request bytes become the expected Message and the reply is
 TEST_CASE("pipelined requests are read one message at a time") {
   auto t = make_transport();
   Inbox inbox;
-  Server srv(*t, [&](std::shared_ptr<Socket> s) {
+  Server srv(t, [&](std::shared_ptr<Socket> s) {
     for (;;) {
       Message m;
       s->recv(m);
@@ -207,13 +207,13 @@ TEST_CASE("a client that sends headers slowly is closed after read_timeout_ms") 
 TEST_CASE("TLS round trip with a self-signed certificate") {
   micro::test::TempDir dir;
   auto cert = (dir / "cert.pem").string(), key = (dir / "key.pem").string();
-  auto res = micro::test::run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                               "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
-                               "-keyout", key, "-out", cert});
+  auto res = micro::test::run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
+                               "1", "-subj", "/CN=localhost", "-addext",
+                               "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert});
   REQUIRE(res.status == 0);
   auto server_t = make_transport(R"({"tls":{"enabled":true,"cert_file":")" + cert +
                                  R"(","key_file":")" + key + R"("}})");
-  Server srv(*server_t, echo);
+  Server srv(server_t, echo);
 
   auto verifying = make_transport(R"({"tls":{"enabled":true,"ca_file":")" + cert + R"("}})");
   auto c = verifying->dial(srv.addr());
