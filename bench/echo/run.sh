@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Echo benchmark: micro-cpp (transport-http) vs gRPC C++ vs bare Boost.Beast, unary, one machine.
+#   bench/echo/run.sh [BUILD_DIR]        (default ./build; builds nothing)
+# Env: N1 (default 5000) requests at c=1, N64 (default 50000) at c=64, PAYLOAD (default 64) bytes.
+# All traffic on 127.0.0.1; every server started here is killed on exit.
+set -euo pipefail
+
+BUILD=${1:-./build}
+BIN=$BUILD/bin
+N1=${N1:-5000}
+N64=${N64:-50000}
+PAYLOAD=${PAYLOAD:-64}
+
+for b in micro micro-bench-echo-server beast-echo-server beast-echo-client; do
+  [[ -x $BIN/$b ]] || { echo "run.sh: $BIN/$b is missing; build it first" >&2; exit 2; }
+done
+HAVE_GRPC=1
+[[ -x $BIN/grpc-echo-server && -x $BIN/grpc-echo-client ]] || { HAVE_GRPC=0; echo "run.sh: gRPC binaries missing; skipping gRPC" >&2; }
+
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+export MICRO_REGISTRY_ADDRESS=$TMP/registry
+export MICRO_LOG_LEVEL=warn
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_up NAME CMD...: retries CMD (bounded: 100 tries, ~20 s) until it succeeds.
+wait_up() {
+  local name=$1; shift
+  for _ in $(seq 1 100); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  echo "run.sh: $name did not come up" >&2
+  exit 1
+}
+
+PAY=$(head -c "$PAYLOAD" /dev/zero | tr '\0' x)
+BODY="{\"payload\":\"$PAY\"}"
+RESULTS=$TMP/results
+: >"$RESULTS"
+
+# record SYSTEM C JSON_LINE
+record() { echo "$1 $2 $3" >>"$RESULTS"; }
+
+# --- micro-cpp over transport-http --------------------------------------------------------------
+PORT=$(free_port)
+MICRO_SERVER_ADDRESS=127.0.0.1:$PORT "$BIN/micro-bench-echo-server" >"$TMP/micro.log" 2>&1 &
+PIDS+=($!)
+wait_up micro-bench-echo-server "$BIN/micro" call echo Echo.Echo "$BODY" --timeout 2s
+for c in 1 64; do
+  n=$([[ $c == 1 ]] && echo "$N1" || echo "$N64")
+  out=$("$BIN/micro" bench echo Echo.Echo "$BODY" -n "$n" -c "$c" --json --timeout 10s) || true
+  record micro "$c" "$(echo "$out" | tail -n 1)"
+done
+kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+
+# --- gRPC C++ -----------------------------------------------------------------------------------
+if [[ $HAVE_GRPC == 1 ]]; then
+  PORT=$(free_port)
+  "$BIN/grpc-echo-server" "127.0.0.1:$PORT" >"$TMP/grpc.log" 2>&1 &
+  PIDS+=($!)
+  wait_up grpc-echo-server "$BIN/grpc-echo-client" --address "127.0.0.1:$PORT" -n 1 -c 1
+  for c in 1 64; do
+    n=$([[ $c == 1 ]] && echo "$N1" || echo "$N64")
+    out=$("$BIN/grpc-echo-client" --address "127.0.0.1:$PORT" -n "$n" -c "$c" --payload-size "$PAYLOAD") || true
+    record grpc "$c" "$(echo "$out" | tail -n 1)"
+  done
+  kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+fi
+
+# --- bare Boost.Beast ---------------------------------------------------------------------------
+PORT=$(free_port)
+"$BIN/beast-echo-server" 127.0.0.1 "$PORT" >"$TMP/beast.log" 2>&1 &
+PIDS+=($!)
+wait_up beast-echo-server "$BIN/beast-echo-client" --address "127.0.0.1:$PORT" -n 1 -c 1
+for c in 1 64; do
+  n=$([[ $c == 1 ]] && echo "$N1" || echo "$N64")
+  out=$("$BIN/beast-echo-client" --address "127.0.0.1:$PORT" -n "$n" -c "$c" --payload-size "$PAYLOAD") || true
+  record beast "$c" "$(echo "$out" | tail -n 1)"
+done
+kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+
+# --- table --------------------------------------------------------------------------------------
+python3 - "$RESULTS" <<'PY'
+import json, sys
+rows = {}
+for line in open(sys.argv[1]):
+    sysname, c, js = line.split(" ", 2)
+    try:
+        rows[(sysname, int(c))] = json.loads(js)
+    except ValueError:
+        rows[(sysname, int(c))] = None
+names = [s for s in ("micro", "grpc", "beast") if any(k[0] == s for k in rows)]
+print("| system | calls in flight | requests | errors | QPS | p50 ms | p90 ms | p99 ms | max ms |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+for c in (1, 64):
+    for s in names:
+        r = rows.get((s, c))
+        if not r:
+            print(f"| {s} | {c} | failed | | | | | | |"); continue
+        l = r["latency_ms"]
+        print(f"| {s} | {c} | {r['requests']} | {r['errors']} | {r['qps']:.0f} | {l['p50']:.3f} | {l['p90']:.3f} | {l['p99']:.3f} | {l['max']:.3f} |")
+print()
+print("| ratio | c=1 | c=64 |")
+print("|---|---:|---:|")
+def ratio(a, b, c, f):
+    ra, rb = rows.get((a, c)), rows.get((b, c))
+    if not ra or not rb: return "n/a"
+    x, y = f(ra), f(rb)
+    return f"{x / y:.2f}" if y else "n/a"
+for other in [s for s in names if s != "micro"]:
+    print(f"| micro/{other} QPS | {ratio('micro', other, 1, lambda r: r['qps'])} | {ratio('micro', other, 64, lambda r: r['qps'])} |")
+for other in [s for s in names if s != "micro"]:
+    for p in ("p50", "p99"):
+        print(f"| micro/{other} {p} | {ratio('micro', other, 1, lambda r: r['latency_ms'][p])} | {ratio('micro', other, 64, lambda r: r['latency_ms'][p])} |")
+PY
