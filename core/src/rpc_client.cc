@@ -22,6 +22,20 @@ bool retryable(const Error& e) {
   return e.code() == 503 || (e.code() == 0 && (e.errc() == Errc::unavailable || e.errc() == Errc::closed));
 }
 
+// go-micro's setupProtocol: a node registered without "protocol" metadata is an old server
+// that only speaks the framed legacy codecs (spec/gomicro-wire.md §2.2).
+std::string wire_content_type(const registry::Node& node, const std::string& ct) {
+  if (node.metadata.count("protocol")) return ct;
+  if (ct == "application/json") return "application/json-rpc";
+  if (ct == "application/protobuf") return "application/proto-rpc";
+  return ct;
+}
+
+// A node given by address only (CallOptions::address) is taken to speak mucp.
+registry::Node direct_node(const std::string& address) {
+  return registry::Node{address, address, {{"protocol", "mucp"}}};
+}
+
 std::chrono::milliseconds backoff(int attempt) {
   if (attempt <= 1) return std::chrono::milliseconds(0);  // the first retry goes straight to another node
   return std::chrono::milliseconds(std::min(100 << std::min(attempt - 2, 10), 5000));
@@ -204,7 +218,7 @@ transport::Message RpcClient::request_message(Context& ctx, const client::Reques
 
 void RpcClient::attempt(Context& ctx, const registry::Node& node, const client::Request& req, const codec::Payload& in,
                         const codec::Payload& out, const client::CallOptions& opts) {
-  const std::string ct = req.content_type.empty() ? opts_.content_type : req.content_type;
+  const std::string ct = wire_content_type(node, req.content_type.empty() ? opts_.content_type : req.content_type);
   auto codec = rt_.codec(ct);
   const auto timeout = opts.timeout.count() > 0 ? opts.timeout : opts_.request_timeout;
   const Deadline deadline = std::min(ctx.deadline, Clock::now() + timeout);
@@ -255,7 +269,7 @@ void RpcClient::call(Context& ctx, const client::Request& req, const codec::Payl
   std::shared_ptr<Selector> sel;
   if (!opts.address.empty()) {
     bool used = false;
-    registry::Node direct{opts.address, opts.address, {}};
+    registry::Node direct = direct_node(opts.address);
     next = [direct, used]() mutable {
       if (used) throw Error(Errc::unavailable, "no more nodes");
       used = true;
@@ -298,8 +312,7 @@ void RpcClient::call(Context& ctx, const client::Request& req, const codec::Payl
 
 std::unique_ptr<client::Stream> RpcClient::stream(Context& ctx, const client::Request& req,
                                                   const client::CallOptions& opts) {
-  const std::string ct = req.content_type.empty() ? opts_.content_type : req.content_type;
-  auto codec = rt_.codec(ct);
+  const std::string requested_ct = req.content_type.empty() ? opts_.content_type : req.content_type;
   const Deadline deadline =
       opts.timeout.count() > 0 ? std::min(ctx.deadline, Clock::now() + opts.timeout) : ctx.deadline;
   const int retries = opts.retries >= 0 ? opts.retries : opts_.retries;
@@ -320,9 +333,11 @@ std::unique_ptr<client::Stream> RpcClient::stream(Context& ctx, const client::Re
         throw Error(Errc::unavailable, "no node of " + req.service + " available: " + e.detail(), "go.micro.client", 500);
       }
     } else {
-      node = registry::Node{opts.address, opts.address, {}};
+      node = direct_node(opts.address);
     }
     try {
+      const std::string ct = wire_content_type(node, requested_ct);
+      auto codec = rt_.codec(ct);
       auto transport = transport_for(node);
       std::unique_ptr<transport::Socket> sock;
       try {

@@ -144,6 +144,18 @@ class StreamImpl final : public server::Stream {
   Deadline deadline_;
 };
 
+// go-micro's server falls back to the framed legacy codecs when a request carries none of
+// Micro-Service, Micro-Method, Micro-Endpoint (plain or X-), or carries Micro-Target.
+std::string legacy_content_type(const Metadata& h, const std::string& ct) {
+  const bool mucp = !get(h, "Micro-Service").empty() || !get(h, "Micro-Method").empty() ||
+                    !get(h, "Micro-Endpoint").empty() || !get(h, "X-Micro-Service").empty() ||
+                    !get(h, "X-Micro-Method").empty() || !get(h, "X-Micro-Endpoint").empty();
+  if (mucp && get(h, "Micro-Target").empty()) return ct;
+  if (ct == "application/json") return "application/json-rpc";
+  if (ct == "application/protobuf" || ct == "application/octet-stream") return "application/proto-rpc";
+  return ct;
+}
+
 // go-micro's Timeout header: nanoseconds as a decimal integer.
 bool parse_timeout(std::string_view v, Deadline& out) {
   uint64_t ns = 0;
@@ -405,6 +417,7 @@ void RpcServer::serve(const std::shared_ptr<transport::Socket>& sock) {
     // Pick the codec by Content-Type (go-micro: protobuf when absent).
     std::string ct(get(msg.header, "Content-Type"));
     if (ct.empty()) ct = kDefaultContentType;
+    ct = legacy_content_type(msg.header, ct);
     std::shared_ptr<Codec> codec;
     try {
       codec = rt_.codec(ct);

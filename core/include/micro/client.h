@@ -72,6 +72,8 @@ class Client : public Component {
     std::vector<client::CallWrapper> wrappers;
     std::string plugin_options = "{}";
   };
+  /// Applies options (wrappers included). Call before the first call(), not concurrently with
+  /// calls. Throws Error{config} on a bad value.
   virtual void init(const Options& options) = 0;
   virtual Options options() const = 0;
 

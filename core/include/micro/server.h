@@ -99,6 +99,8 @@ class Server : public Component {
     std::vector<server::SubscriberWrapper> subscriber_wrappers;
     std::string plugin_options = "{}";
   };
+  /// Applies options. Before start() only (throws Error{conflict} after). Handler wrappers
+  /// apply to handlers added after init(). Throws Error{config} on a bad value.
   virtual void init(const Options& options) = 0;
   virtual Options options() const = 0;
 
