@@ -1,7 +1,7 @@
 // The plugin's descriptor and factory, nothing else. The descriptor is read from the file by
 // the host before the library is loaded; the factory is reached through micro_plugin_entry().
-#include "echo_codec.h"
 #include "micro/plugin.h"
+#include "echo_codec.h"
 
 namespace {
 class Factory final : public micro::plugin::Factory {
@@ -12,8 +12,8 @@ class Factory final : public micro::plugin::Factory {
 };
 }  // namespace
 
-MICRO_PLUGIN(codec, "acme.echo", "0.1.0", "application/x-acme-echo: bytes behind an optional prefix",
-             "Apache-2.0", "[]",
+MICRO_PLUGIN(codec, "acme.echo", "0.1.0",
+             "application/x-acme-echo: bytes behind an optional prefix", "Apache-2.0", "[]",
              R"({"type":"object","properties":{
                    "prefix":{"type":"string","default":"","description":"written before every body"}}})",
              Factory)

@@ -75,8 +75,9 @@ void run_loader(const micro::Config& cfg, const std::string& prefix) {
   for (std::size_t i = 0; i < cfg.codecs.size(); ++i) {
     const auto& choice = cfg.codecs[i];
     auto d = loader.find(micro::plugin::Kind::codec, choice.use);
-    auto options = micro::plugin::validate_options(
-        d.options_schema, choice.options, cfg.origin + ": codecs[" + std::to_string(i) + "].options");
+    auto options =
+        micro::plugin::validate_options(d.options_schema, choice.options,
+                                        cfg.origin + ": codecs[" + std::to_string(i) + "].options");
     auto c = std::dynamic_pointer_cast<micro::Codec>(loader.create(d, host));
     expect(c != nullptr, d.file.string() + ": created object is not a micro::Codec");
     c->init(micro::Codec::Options{options});
