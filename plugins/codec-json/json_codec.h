@@ -1,4 +1,5 @@
 // codec-json: application/json as go-micro writes it: one JSON value followed by "\n".
+// The value encoding lives in json_convert.h (shared with codec-jsonrpc).
 // Protobuf messages are written with proto field names, enums as numbers, 64-bit integers as
 // JSON numbers and zero values omitted (go-micro's encoding/json on generated structs), and
 // read from either original or lowerCamel names, 64-bit integers as numbers or strings.
