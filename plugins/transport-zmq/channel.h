@@ -1,0 +1,93 @@
+// The two queues between the callers' threads and a connection's I/O thread: an Inbox per
+// logical channel (messages routed to it by the I/O thread, waited on by recv()) and one
+// Outbox per ZeroMQ socket (messages handed to the I/O thread, which alone touches zmq).
+#pragma once
+
+#include <sys/eventfd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+
+#include "micro/errors.h"
+#include "micro/transport.h"
+
+namespace micro::plugins::zmqt {
+
+/// Monotonic milliseconds, for idle accounting.
+int64_t now_ms();
+
+/// Messages for one logical channel. Thread-safe.
+class Inbox {
+ public:
+  explicit Inbox(size_t limit) : limit_(limit) {}
+  /// Queues a message; false when the inbox holds `limit` messages already or is failed.
+  bool push(transport::Message m);
+  /// Fails the channel: recv() returns what is queued (unless discard) and then throws
+  /// Error{errc, why}. The first failure wins.
+  void fail(Errc errc, std::string why, bool discard = false);
+  /// Waits for the next message (see transport::Socket::recv for the errors).
+  void recv(transport::Message& m, Deadline deadline);
+  /// Throws the failure, if any.
+  void check() const;
+  bool failed() const;
+  std::atomic<int64_t> last_activity{now_ms()};
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<transport::Message> q_;
+  size_t limit_;
+  bool failed_ = false;
+  Errc errc_ = Errc::closed;
+  std::string why_;
+};
+
+/// One item for the I/O thread: a data message or a close control for (peer, channel).
+struct OutItem {
+  std::string peer;  ///< ROUTER routing id; empty on the client side
+  uint64_t channel = 0;
+  bool close = false;
+  std::string header;
+  std::string body;
+  int64_t queued_ms = 0;
+};
+
+/// The queue to an I/O thread with an eventfd that wakes its zmq poll. Thread-safe.
+class Outbox {
+ public:
+  explicit Outbox(size_t limit);
+  ~Outbox();
+  Outbox(const Outbox&) = delete;
+  Outbox& operator=(const Outbox&) = delete;
+
+  /// Queues a data item. Throws Error{unavailable} "send queue full" when `limit` data items
+  /// wait already, Error{closed} after shut().
+  void push(OutItem item);
+  /// Queues a close control; never throws, never refused (dropped only after shut()).
+  void push_control(OutItem item) noexcept;
+  /// Moves everything queued to out (appending); clears the eventfd.
+  void take(std::deque<OutItem>& out);
+  /// Refuses further items and wakes the I/O thread.
+  void shut() noexcept;
+  bool is_shut() const;
+  /// Nothing queued (items taken by the I/O thread do not count).
+  bool empty() const;
+  /// Called by the I/O thread when it sent (or dropped) n data items it had taken.
+  void done(size_t n);
+  int fd() const { return fd_; }
+  void wake() noexcept;
+
+ private:
+  mutable std::mutex mu_;
+  std::deque<OutItem> q_;
+  size_t limit_;
+  size_t pending_ = 0;  // data items queued or held by the I/O thread
+  bool shut_ = false;
+  int fd_;
+};
+
+}  // namespace micro::plugins::zmqt
