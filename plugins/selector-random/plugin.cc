@@ -11,12 +11,15 @@ class Factory final : public micro::plugin::Factory {
 }  // namespace
 
 // Options: see README.md (the descriptions there are the documentation of this schema).
-MICRO_PLUGIN(selector, "random", "0.1.0",
+MICRO_PLUGIN(selector, "random", "0.2.0",
              "uniform random node over a cached registry; retries pick another node; failing "
-             "nodes are skipped for a while",
+             "nodes are ejected by a breaker; version and metadata filters",
              "Apache-2.0", R"(["registry"])",
              R"({"type":"object","properties":{)"
-             R"("cache_ttl_s":{"type":"integer","minimum":0,"default":60},)"
+             R"("cache_ttl_s":{"type":"number","minimum":0,"default":60},)"
              R"("failure_threshold":{"type":"integer","minimum":1,"default":3},)"
-             R"("eject_s":{"type":"integer","minimum":0,"default":10}}})",
+             R"("eject_s":{"type":"number","minimum":0,"default":10},)"
+             R"("eject_max_s":{"type":"number","minimum":0,"default":300},)"
+             R"("version":{"type":"string","default":""},)"
+             R"("metadata":{"type":"object","additionalProperties":true,"default":{}}}})",
              Factory)
