@@ -51,9 +51,9 @@ class RandomOrder {
 
 }  // namespace
 
-selector::Next RandomSelector::make_next(std::shared_ptr<Call> c, ServiceState&) {
-  RandomOrder order(c->view->nodes.size());
-  return [c = std::move(c), order]() mutable { return next_node(*c, order); };
+selector::Next RandomSelector::make_next(Call&& c, ServiceState&) {
+  RandomOrder order(c.view->nodes.size());
+  return bind(std::move(c), std::move(order));
 }
 
 }  // namespace micro::plugins

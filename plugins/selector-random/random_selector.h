@@ -17,7 +17,7 @@ class RandomSelector final : public CachedSelector {
       : CachedSelector(std::move(registry), "random") {}
 
  protected:
-  selector::Next make_next(std::shared_ptr<Call> c, ServiceState& state) override;
+  selector::Next make_next(Call&& c, ServiceState& state) override;
 };
 
 }  // namespace micro::plugins

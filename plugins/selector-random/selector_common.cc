@@ -79,9 +79,9 @@ SelectorSettings parse_selector_settings(const std::string& plugin_options,
   return s;
 }
 
-CachedSelector::CachedSelector(std::shared_ptr<Registry> registry, std::string name)
-    : name_(std::move(name)),
-      who_("selector " + name_),
+CachedSelector::CachedSelector(std::shared_ptr<Registry> registry, const char* name)
+    : name_(name),
+      who_(std::string("selector ") + name),
       registry_(std::move(registry)),
       health_(std::make_shared<NodeHealth>()),
       settings_(std::make_shared<const SelectorSettings>()) {
@@ -157,12 +157,9 @@ selector::Next CachedSelector::select(std::string_view service, const selector::
   if (!cache) throw Error(Errc::internal, who_ + ": select() before init()");
   auto snapshot = cache->get_service(service);
   if (!state) state = state_of(service);
-  auto c = std::make_shared<Call>();
-  c->who = who_;
-  c->service = std::string(service);
-  c->health = health_;
+  Call c{name_, std::string(service), nullptr, health_, {}};
   if (o.filters.empty()) {
-    c->view = view_of(*state, snapshot, *settings);
+    c.view = view_of(*state, snapshot, *settings);
   } else {
     auto view = std::make_shared<NodeView>();
     view->source = snapshot;
@@ -171,11 +168,11 @@ selector::Next CachedSelector::select(std::string_view service, const selector::
     for (const auto& f : o.filters) view->filtered = f(std::move(view->filtered));
     for (const auto& svc : view->filtered)
       for (const auto& n : svc.nodes) view->nodes.push_back(&n);
-    c->view = std::move(view);
+    c.view = std::move(view);
   }
-  if (c->view->nodes.empty()) {
+  if (c.view->nodes.empty()) {
     throw Error(Errc::not_found,
-                who_ + ": service " + c->service + " has no nodes" +
+                who_ + ": service " + c.service + " has no nodes" +
                     (o.filters.empty() && settings->version.empty() && settings->metadata.empty()
                          ? ""
                          : " matching the filters"));

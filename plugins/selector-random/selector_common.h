@@ -43,10 +43,11 @@ struct NodeView {
 class CachedSelector : public Selector {
  public:
   /// Shares registry (throws Error{plugin} when null); the cache over it is made by init().
-  CachedSelector(std::shared_ptr<Registry> registry, std::string name);
+  /// name is a string literal (the Next functions handed out refer to it).
+  CachedSelector(std::shared_ptr<Registry> registry, const char* name);
   ~CachedSelector() override;
 
-  std::string name() const override { return name_; }
+  std::string name() const override { return std::string(name_); }
   void init(const Options& options) override;
   Options options() const override;
   void stop() noexcept override;
@@ -65,7 +66,7 @@ class CachedSelector : public Selector {
 
   /// One call: its nodes and those it skipped because they were ejected.
   struct Call {
-    std::string who;  ///< "selector random"
+    const char* name;  ///< the selector's name, a literal
     std::string service;
     std::shared_ptr<const NodeView> view;
     std::shared_ptr<NodeHealth> health;
@@ -78,8 +79,20 @@ class CachedSelector : public Selector {
   template <class Order>
   static registry::Node next_node(Call& c, Order& order);
 
-  /// The Next of one call over c->view (never empty). state is the service's rotation state.
-  virtual selector::Next make_next(std::shared_ptr<Call> c, ServiceState& state) = 0;
+  /// The Next of one call over c.view (never empty). state is the service's rotation state.
+  /// Usually bind(std::move(c), some_order).
+  virtual selector::Next make_next(Call&& c, ServiceState& state) = 0;
+
+  /// A Next walking c's nodes in the given order (see next_node). One allocation.
+  template <class Order>
+  static selector::Next bind(Call&& c, Order order) {
+    struct Bound {
+      Call call;
+      Order order;
+    };
+    auto b = std::make_shared<Bound>(Bound{std::move(c), std::move(order)});
+    return [b] { return next_node(b->call, b->order); };
+  }
 
  private:
   struct Hash {
@@ -92,7 +105,7 @@ class CachedSelector : public Selector {
   std::shared_ptr<const NodeView> view_of(ServiceState& st, const RegistryCache::Snapshot& snap,
                                           const SelectorSettings& settings) const;
 
-  const std::string name_;
+  const char* const name_;
   const std::string who_;
   std::shared_ptr<Registry> registry_;
   std::shared_ptr<NodeHealth> health_;
@@ -111,8 +124,9 @@ registry::Node CachedSelector::next_node(Call& c, Order& order) {
     c.skipped.push_back(*i);
   }
   if (c.skipped.empty()) {
-    throw Error(Errc::unavailable, c.who + ": all " + std::to_string(c.view->nodes.size()) +
-                                       " nodes of service " + c.service + " were tried");
+    throw Error(Errc::unavailable, std::string("selector ") + c.name + ": all " +
+                                       std::to_string(c.view->nodes.size()) + " nodes of service " +
+                                       c.service + " were tried");
   }
   // Every node left is ejected: try the least bad rather than failing the call.
   auto k = c.health->least_bad(c.service, c.skipped.size(), [&](std::size_t j) {

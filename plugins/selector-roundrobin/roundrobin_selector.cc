@@ -17,12 +17,12 @@ struct RingOrder {
 
 }  // namespace
 
-selector::Next RoundRobinSelector::make_next(std::shared_ptr<Call> c, ServiceState& state) {
-  auto n = c->view->nodes.size();
+selector::Next RoundRobinSelector::make_next(Call&& c, ServiceState& state) {
+  auto n = c.view->nodes.size();
   // One tick per call, so concurrent calls start at different nodes.
   auto start = state.position.fetch_add(1, std::memory_order_relaxed) % n;
   RingOrder order{static_cast<std::size_t>(start), n};
-  return [c = std::move(c), order]() mutable { return next_node(*c, order); };
+  return bind(std::move(c), order);
 }
 
 }  // namespace micro::plugins
