@@ -95,6 +95,19 @@ TEST_CASE("one request can get several replies") {
       [&] { return srv.has_error(Errc::closed); }));  // the handler saw the close
 }
 
+TEST_CASE("a large body within the limit round trips") {
+  auto t = make_transport();
+  Server srv(t, echo);
+  auto c = t->dial(srv.addr());
+  Message m;
+  m.body.resize(12u << 20);
+  for (std::size_t i = 0; i < m.body.size(); ++i) m.body[i] = static_cast<char>(i * 31 + 7);
+  c->send(m);
+  Message r;
+  c->recv(r, micro::Clock::now() + 20s);
+  CHECK(r.body == m.body);
+}
+
 TEST_CASE("recv past its deadline throws timeout and the channel stays usable") {
   auto t = make_transport();
   Server srv(t, echo);

@@ -2,6 +2,9 @@
 // by the `micro` command (call, stream, bench) from other processes.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <thread>
+
 #include "e2e.h"
 
 using namespace micro::test;
@@ -105,4 +108,24 @@ TEST_CASE("zmq: calls to a killed server are retried on another node") {
   auto j = parse_json(last_line(r.out));
   CHECK(j["errors"] == 0);
   CHECK(j["nodes"].size() == 1);
+}
+
+TEST_CASE("zmq: SIGTERM drains: the call in flight completes and the process exits 0") {
+  Cluster c;
+  const std::string addr = "127.0.0.1:" + std::to_string(free_port());
+  auto a = start_server(c, {{"MICRO_SERVER_ADDRESS", addr}});
+  const auto marker = c.dir / "in-flight";
+  RunResult slow;
+  std::thread caller([&] {
+    json req = {{"ms", 1000}, {"marker", marker.string()}};
+    slow = micro_zmq(
+        c, {"call", "test", "Test.Sleep", req.dump(), "--address", addr, "--timeout", "10s"});
+  });
+  REQUIRE(wait_for([&] { return std::filesystem::exists(marker); }));
+  a->signal(SIGTERM);
+  caller.join();
+  INFO(slow.err);
+  CHECK(slow.status == 0);
+  CHECK(parse_json(slow.out)["slept_ms"] == 1000);
+  CHECK(a->wait(std::chrono::seconds(10)) == 0);
 }
