@@ -32,8 +32,10 @@ TEST_CASE("without a file or environment the defaults are go-micro's") {
   Config c = Config::load(std::nullopt, {});
   CHECK(c.origin == "defaults");
   CHECK(c.transport.use == "http");
-  REQUIRE(c.codecs.size() == 3);
+  REQUIRE(c.codecs.size() == 5);
   CHECK(c.codecs[0].use == "json");
+  CHECK(c.codecs[3].use == "jsonrpc");
+  CHECK(c.codecs[4].use == "protorpc");
   CHECK(c.registry.use == "file");
   CHECK(c.server.register_ttl == std::chrono::seconds(90));
   CHECK(c.server.register_interval == std::chrono::seconds(30));

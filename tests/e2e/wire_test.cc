@@ -11,6 +11,7 @@
 #include "e2e.h"
 #include "greeter.pb.h"
 #include "micro/metadata.h"
+#include "micro/registry.h"
 
 using namespace micro::test;
 using nlohmann::json;
@@ -277,4 +278,80 @@ TEST_CASE("bad input gets an error reply or a closed connection, and the server 
     CHECK(parse_json(std::string(micro::get(rsp->headers, "Micro-Error")))["code"] == 400);
   }
   g.still_serving();
+}
+
+TEST_CASE("a legacy json-rpc request (no Micro-* headers) gets a json-rpc reply") {
+  Greeter g;
+  Raw r(g.port);
+  r.send(request("{\"method\":\"Greeter.Hello\",\"params\":[{\"name\":\"Old\"}],\"id\":\"5\"}\n",
+                 {{"Content-Type", "application/json"}}));
+  auto rsp = r.read();
+  REQUIRE(rsp);
+  CHECK(micro::get(rsp->headers, "Content-Type") == "application/json-rpc");
+  auto j = parse_json(rsp->body);
+  CHECK(j["id"] == "5");
+  CHECK(j["result"] == json{{"msg", "Hello Old"}});
+  CHECK(j["error"].is_null());
+
+  // An error travels in the envelope's error string.
+  r.send(request("{\"method\":\"Greeter.Hello\",\"params\":[{\"name\":\"\"}],\"id\":\"6\"}\n",
+                 {{"Content-Type", "application/json-rpc"}, {"Micro-Endpoint", "Greeter.Hello"}}));
+  rsp = r.read();
+  REQUIRE(rsp);
+  auto e = parse_json(rsp->body);
+  CHECK(e["result"].is_null());
+  CHECK(parse_json(e["error"].get<std::string>())["code"] == 400);
+}
+
+TEST_CASE("a legacy proto-rpc request gets a proto-rpc reply") {
+  Greeter g;
+  greeter::HelloRequest req;
+  req.set_name("Frame");
+  // [u32 BE len][Request{service_method=1, seq=2 fixed64}][u32 BE len][payload]
+  auto be32 = [](std::size_t n) {
+    std::string s(4, '\0');
+    s[0] = char((n >> 24) & 0xff), s[1] = char((n >> 16) & 0xff), s[2] = char((n >> 8) & 0xff), s[3] = char(n & 0xff);
+    return s;
+  };
+  std::string env;
+  env += char(0x0a);
+  env += char(13);
+  env += "Greeter.Hello";
+  env += char(0x11);
+  env += std::string("\x09\0\0\0\0\0\0\0", 8);  // seq 9, little-endian fixed64
+  const std::string payload = req.SerializeAsString();
+  const std::string body = be32(env.size()) + env + be32(payload.size()) + payload;
+  Raw r(g.port);
+  r.send(request(body, {{"Content-Type", "application/protobuf"}}));
+  auto rsp = r.read();
+  REQUIRE(rsp);
+  CHECK(micro::get(rsp->headers, "Content-Type") == "application/proto-rpc");
+  const std::string& b = rsp->body;
+  REQUIRE(b.size() > 8);
+  auto rd32 = [&](std::size_t off) {
+    return (std::size_t(uint8_t(b[off])) << 24) | (std::size_t(uint8_t(b[off + 1])) << 16) |
+           (std::size_t(uint8_t(b[off + 2])) << 8) | std::size_t(uint8_t(b[off + 3]));
+  };
+  const std::size_t env_len = rd32(0);
+  REQUIRE(4 + env_len + 4 <= b.size());
+  CHECK(b.substr(4, env_len).find("Greeter.Hello") != std::string::npos);
+  const std::size_t pay_len = rd32(4 + env_len);
+  greeter::HelloResponse out;
+  REQUIRE(out.ParseFromString(b.substr(8 + env_len, pay_len)));
+  CHECK(out.msg() == "Hello Frame");
+}
+
+TEST_CASE("our client speaks json-rpc to a node registered without protocol metadata") {
+  Greeter g;
+  // An old go-micro server's registration: no "protocol" key in the node metadata.
+  micro::registry::Service old{"oldgreeter", "1.0", {}, {}, {{"oldgreeter-1", "127.0.0.1:" + std::to_string(g.port), {{"transport", "http"}}}}};
+  const auto file = g.c.dir / "registry" / "oldgreeter" / "oldgreeter-1.json";
+  write_file(file, micro::registry::to_json(old));
+  // registry-file: a node is live while its file's mtime is in the future (README).
+  std::filesystem::last_write_time(file, std::filesystem::file_time_type::clock::now() + std::chrono::hours(1));
+  auto r = g.c.micro({"call", "oldgreeter", "Greeter.Hello", R"({"name":"Legacy"})", "-v"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(parse_json(r.out) == json{{"msg", "Hello Legacy"}});
+  CHECK(r.err.find("application/json-rpc") != std::string::npos);
 }

@@ -41,7 +41,9 @@ struct Config {
   } plugins;
 
   PluginChoice transport{"http"};
-  std::vector<PluginChoice> codecs{{"json"}, {"protobuf"}, {"bytes"}};
+  /// go-micro's DefaultCodecs: JSON, protobuf, raw bytes, and the legacy framed json-rpc and
+  /// proto-rpc spoken to and by nodes registered without "protocol" metadata.
+  std::vector<PluginChoice> codecs{{"json"}, {"protobuf"}, {"bytes"}, {"jsonrpc"}, {"protorpc"}};
   PluginChoice registry{"file"};
   std::vector<std::string> registry_addrs;
   PluginChoice selector{"random"};
