@@ -43,6 +43,13 @@ struct SubscribeOptions {
 
 struct PublishOptions {};
 
+/// go-micro's broker envelope (spec/gomicro-wire.md §5.2), used as the payload by the NATS, Kafka
+/// and HTTP brokers: {"Header":{...},"Body":"<standard base64, padded>"}, keys exactly so.
+std::string to_envelope(const Message& m);
+/// Parses an envelope. Throws Error{bad_request} when it is not one (not JSON, no Header object,
+/// Body not base64); unknown keys are ignored, a missing Body is empty.
+Message from_envelope(std::string_view text);
+
 /// An active subscription. Destruction unsubscribes.
 class Subscriber {
  public:
