@@ -1,0 +1,103 @@
+// Shared helpers of the registry-consul tests: the plugin loaded through the Loader, services,
+// errors, zlib+hex written independently of the plugin's codec.
+#pragma once
+
+#include <zlib.h>
+
+#include <catch2/catch.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "fake_consul.h"
+#include "micro/errors.h"
+#include "micro/loader.h"
+#include "micro/registry.h"
+#include "support.h"
+
+namespace consul_test {
+
+class NullHost final : public micro::plugin::Host {
+ public:
+  std::shared_ptr<micro::Registry> registry() override { throw none(); }
+  std::shared_ptr<micro::Transport> transport() override { throw none(); }
+  std::shared_ptr<micro::Broker> broker() override { throw none(); }
+  std::shared_ptr<micro::Selector> selector() override { throw none(); }
+  std::shared_ptr<micro::Codec> codec(std::string_view) override { throw none(); }
+
+ private:
+  static micro::Error none() { return micro::Error(micro::Errc::plugin, "not offered"); }
+};
+
+/// registry-consul from the built .so, initialised on addr and started.
+inline std::shared_ptr<micro::Registry> open(
+    const std::string& addr, std::string plugin_options = R"({"wait_s":2})",
+    std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) {
+  micro::plugin::Loader loader(micro::plugin::LoaderOptions{{micro::test::plugin_dir()}});
+  auto d = loader.find(micro::plugin::Kind::registry, "consul");
+  NullHost host;
+  auto r = std::dynamic_pointer_cast<micro::Registry>(loader.create(d, host));
+  REQUIRE(r);
+  r->init(micro::Registry::Options{{addr}, timeout, std::move(plugin_options)});
+  r->start();
+  return r;
+}
+
+inline micro::registry::Service service(const std::string& name, const std::string& node_id,
+                                        const std::string& address = "127.0.0.1:8080",
+                                        const std::string& version = "1.0.0") {
+  micro::registry::Service s;
+  s.name = name;
+  s.version = version;
+  micro::registry::Endpoint e;
+  e.name = "Greeter.Hello";
+  e.request = micro::registry::Value{"Request", "Request", {{"name", "string", {}}}};
+  e.metadata = {{"stream", "false"}};
+  s.endpoints.push_back(e);
+  s.nodes.push_back(
+      micro::registry::Node{node_id, address, {{"protocol", "mucp"}, {"registry", "consul"}}});
+  return s;
+}
+
+inline micro::registry::RegisterOptions ttl(int seconds) {
+  return micro::registry::RegisterOptions{std::chrono::seconds(seconds)};
+}
+
+inline micro::Errc errc_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const micro::Error& e) {
+    return e.errc();
+  }
+  return micro::Errc::ok;
+}
+
+inline bool has_node(micro::Registry& r, const std::string& name, const std::string& node_id) {
+  try {
+    for (const auto& s : r.get_service(name)) {
+      for (const auto& n : s.nodes) {
+        if (n.id == node_id) return true;
+      }
+    }
+  } catch (const micro::Error&) {
+  }
+  return false;
+}
+
+/// hex(zlib(data)) as go-micro's encoding.go writes it (computed here, not by the plugin).
+inline std::string go_enc(const std::string& data) {
+  uLongf n = compressBound(data.size());
+  std::string z(n, '\0');
+  REQUIRE(compress(reinterpret_cast<Bytef*>(z.data()), &n,
+                   reinterpret_cast<const Bytef*>(data.data()), data.size()) == Z_OK);
+  z.resize(n);
+  static const char* d = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : z) {
+    out += d[c >> 4];
+    out += d[c & 15];
+  }
+  return out;
+}
+
+}  // namespace consul_test
