@@ -99,9 +99,8 @@ void EtcdWatcher::resync(bool emit) {
 }
 
 bool EtcdWatcher::handle(const nlohmann::json& msg) {
-  if (msg.contains("error")) {
-    log::warn("registry-etcd", "watch " + prefix_ + ": " + msg["error"].dump());
-    return false;
+  if (msg.contains("error")) {  // an error instead of a response: retry with backoff
+    throw Error(Errc::unavailable, "registry-etcd: watch " + prefix_ + ": " + msg["error"].dump());
   }
   const auto& r = msg.contains("result") ? msg["result"] : msg;
   const int64_t header_rev = json_i64(r.value("header", nlohmann::json::object()), "revision");
@@ -114,8 +113,10 @@ bool EtcdWatcher::handle(const nlohmann::json& msg) {
     if (json_i64(r, "compact_revision") > 0) {
       log::info("registry-etcd", "watch " + prefix_ + " compacted: re-reading");
       resync(true);
+      return false;
     }
-    return false;
+    throw Error(Errc::unavailable, "registry-etcd: etcd cancelled the watch on " + prefix_ + ": " +
+                                       r.value("cancel_reason", std::string("no reason given")));
   }
   auto evs = r.find("events");
   if (evs == r.end() || !evs->is_array()) return true;

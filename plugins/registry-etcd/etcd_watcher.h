@@ -41,7 +41,8 @@ class EtcdWatcher {
   void loop();
   /// Range over the prefix; with emit, queues the differences to the snapshot.
   void resync(bool emit);
-  /// Handles one watch response; returns false when the stream must be reopened.
+  /// Handles one watch response; returns false when the stream must be reopened at once,
+  /// throws Error{unavailable} when it must be reopened after a backoff.
   bool handle(const nlohmann::json& msg);
   void push(std::string action, const registry::Service& s);
   bool wanted(const registry::Service& s) const;

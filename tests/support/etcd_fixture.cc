@@ -139,6 +139,21 @@ EtcdServer::EtcdServer() {
   start(true);
 }
 
+EtcdServer::EtcdServer(EtcdTls tls) : tls_(std::move(tls)) {
+  dir_ = std::make_unique<TempDir>();
+  client_port_ = free_port();
+  do {
+    peer_port_ = free_port();
+  } while (peer_port_ == client_port_);
+  do {
+    metrics_port_ = free_port();
+  } while (metrics_port_ == client_port_ || metrics_port_ == peer_port_);
+  cluster_ = name_ + "=http://127.0.0.1:" + std::to_string(peer_port_);
+  data_dir_ = dir_->path() / "data";
+  log_dir_ = dir_->path();
+  start(true);
+}
+
 EtcdServer::EtcdServer(Member, std::string name, int client_port, int peer_port,
                        std::string cluster, fs::path data_dir)
     : name_(std::move(name)),
@@ -155,14 +170,36 @@ EtcdServer::~EtcdServer() { proc_.reset(); }
 std::string EtcdServer::address() const { return "127.0.0.1:" + std::to_string(client_port_); }
 
 void EtcdServer::start(bool wait) {
-  const std::string c = "http://127.0.0.1:" + std::to_string(client_port_);
+  const bool https = !tls_.cert_file.empty();
+  const std::string c =
+      (https ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(client_port_);
   const std::string p = "http://127.0.0.1:" + std::to_string(peer_port_);
-  proc_ = std::make_unique<Process>(
-      std::vector<std::string>{etcd_binary(), "--name", name_, "--data-dir", data_dir_.string(),
-                               "--listen-client-urls", c, "--advertise-client-urls", c,
-                               "--listen-peer-urls", p, "--initial-advertise-peer-urls", p,
-                               "--initial-cluster", cluster_, "--initial-cluster-state", "new"},
-      std::map<std::string, std::string>{}, log_dir_);
+  std::vector<std::string> argv{etcd_binary(),
+                                "--name",
+                                name_,
+                                "--data-dir",
+                                data_dir_.string(),
+                                "--listen-client-urls",
+                                c,
+                                "--advertise-client-urls",
+                                c,
+                                "--listen-peer-urls",
+                                p,
+                                "--initial-advertise-peer-urls",
+                                p,
+                                "--initial-cluster",
+                                cluster_,
+                                "--initial-cluster-state",
+                                "new"};
+  if (https) {
+    argv.insert(argv.end(),
+                {"--cert-file", tls_.cert_file, "--key-file", tls_.key_file,
+                 "--listen-metrics-urls", "http://127.0.0.1:" + std::to_string(metrics_port_)});
+    if (!tls_.trusted_ca_file.empty()) {
+      argv.insert(argv.end(), {"--client-cert-auth", "--trusted-ca-file", tls_.trusted_ca_file});
+    }
+  }
+  proc_ = std::make_unique<Process>(argv, std::map<std::string, std::string>{}, log_dir_);
   if (wait && !wait_healthy()) {
     throw std::runtime_error("etcd on " + address() + " did not become healthy: " + log());
   }
@@ -183,7 +220,8 @@ void EtcdServer::wipe() {
 bool EtcdServer::running() { return proc_ && proc_->running(); }
 
 bool EtcdServer::healthy() {
-  auto r = http_request(client_port_, "GET", "/health", {}, std::chrono::seconds(2));
+  auto r = http_request(metrics_port_ ? metrics_port_ : client_port_, "GET", "/health", {},
+                        std::chrono::seconds(2));
   return r.status == 200 && r.body.find("\"true\"") != std::string::npos;
 }
 

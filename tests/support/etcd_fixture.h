@@ -30,9 +30,18 @@ HttpResult http_request(int port, const std::string& method, const std::string& 
 std::string etcd_b64(std::string_view s);
 std::string etcd_unb64(std::string_view s);
 
+/// TLS files for an etcd serving https on its client port.
+struct EtcdTls {
+  std::string cert_file;
+  std::string key_file;
+  std::string trusted_ca_file;  ///< set: clients must present a certificate signed by it
+};
+
 /// One etcd member. A single-member server is EtcdServer(); EtcdCluster makes several.
 class EtcdServer {
  public:
+  /// A single member serving https with tls (health polled on a plain-http metrics port).
+  explicit EtcdServer(EtcdTls tls);
   /// Starts a single-member etcd and waits until /health says true. Throws std::runtime_error
   /// naming the log when it does not become healthy within 30 s.
   EtcdServer();
@@ -58,7 +67,7 @@ class EtcdServer {
   /// The server's stderr so far (etcd logs there).
   std::string log() const;
 
-  /// POST to the gateway (path like "/v3/kv/put"), JSON in and out.
+  /// POST to the gateway (path like "/v3/kv/put"), JSON in and out. Plain-http servers only.
   HttpResult post(const std::string& path, const std::string& json);
   /// Puts key=value (no lease); throws std::runtime_error when etcd refuses.
   void put(const std::string& key, const std::string& value);
@@ -81,6 +90,8 @@ class EtcdServer {
   std::filesystem::path data_dir_;
   std::filesystem::path log_dir_;
   std::unique_ptr<Process> proc_;
+  EtcdTls tls_;
+  int metrics_port_ = 0;
 };
 
 /// n members on 127.0.0.1 forming one cluster, started together and waited for.

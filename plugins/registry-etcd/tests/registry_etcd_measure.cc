@@ -28,9 +28,10 @@ TEST_CASE("measure: etcd requests per second of N registrations at steady state"
     }
     const double secs = std::chrono::duration<double>(micro::Clock::now() - t0).count();
     const double rate = double(r->requests() - c0) / secs;
-    std::printf("N=%d ttl=%ds: setup %llu requests; steady %.1f requests/s (%.3f per node per s;"
-                " expected 3/ttl = %.3f)\n",
-                n, ttl_s, static_cast<unsigned long long>(setup), rate, rate / n, 3.0 / ttl_s);
+    std::printf(
+        "N=%d ttl=%ds: setup %llu requests; steady %.1f requests/s (%.3f per node per s;"
+        " expected 3/ttl = %.3f)\n",
+        n, ttl_s, static_cast<unsigned long long>(setup), rate, rate / n, 3.0 / ttl_s);
     for (const auto& [path, count] : r->requests_by_path()) {
       std::printf("  %s %llu\n", path.c_str(), static_cast<unsigned long long>(count));
     }
