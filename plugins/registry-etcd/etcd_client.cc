@@ -90,7 +90,7 @@ struct Conn {
     else
       f(*tcp);
   }
-  /// Runs the pending operation to completion; returns false when stopped first.
+  /// Runs the pending operations until they complete or the io_context is stopped.
   void run() {
     ioc.restart();
     ioc.run();
