@@ -97,7 +97,7 @@ json endpoint_json(const registry::Endpoint& e) {
 registry::Endpoint endpoint_from(const std::string& text) {
   auto j = json::parse(text);  // throws on bad JSON: caught by the caller
   if (!j.is_object()) throw Error(Errc::bad_request, "registry-consul: endpoint is not an object");
-  json svc = {{"name", ""}, {"endpoints", json::array({j})}};
+  json svc = {{"name", "endpoint"}, {"version", ""}, {"endpoints", json::array({j})}};
   auto s = registry::service_from_json(svc.dump());
   return s.endpoints.at(0);
 }

@@ -18,15 +18,6 @@ bool same_node(const registry::Node& a, const registry::Node& b) {
   return a.id == b.id && a.address == b.address && a.metadata == b.metadata;
 }
 
-bool same_nodes(const std::vector<registry::Node>& a, const std::vector<registry::Node>& b) {
-  if (a.size() != b.size()) return false;
-  for (const auto& n : a) {
-    auto it = std::find_if(b.begin(), b.end(), [&](const auto& m) { return m.id == n.id; });
-    if (it == b.end() || !same_node(n, *it)) return false;
-  }
-  return true;
-}
-
 const registry::Service* version_in(const std::vector<registry::Service>& v,
                                     const std::string& version) {
   for (const auto& s : v) {
