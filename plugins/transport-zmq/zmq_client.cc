@@ -94,6 +94,7 @@ Dealer::Dealer(std::shared_ptr<zmq::context_t> ctx, const Options& opts, std::st
   } catch (const zmq::error_t& e) {
     throw_zmq(Errc::unavailable, "zmq: cannot connect to " + addr_, e);
   }
+  down_since_ms_ = now_ms();
   thread_ = std::thread([this] { run(); });
 }
 
@@ -142,6 +143,12 @@ void Dealer::stop() noexcept {
   }
 }
 
+bool Dealer::unused_for(std::chrono::milliseconds d) const {
+  std::lock_guard lock(mu_);
+  return chans_.empty() && !connected_ && down_since_ms_ != 0 &&
+         now_ms() - down_since_ms_ > d.count();
+}
+
 bool Dealer::stopped() const {
   std::lock_guard lock(mu_);
   return stop_;
@@ -161,6 +168,7 @@ void Dealer::on_event(uint16_t event) {
   switch (event) {
     case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
       connected_ = true;
+      down_since_ms_ = 0;
       break;
     case ZMQ_EVENT_CONNECT_RETRIED:
       ++failures_;
@@ -175,6 +183,7 @@ void Dealer::on_event(uint16_t event) {
     case ZMQ_EVENT_DISCONNECTED: {
       const bool was = connected_;
       connected_ = false;
+      if (down_since_ms_ == 0) down_since_ms_ = now_ms();
       lock.unlock();
       if (was) {
         log::debug(kLog, "connection to " + addr_ + " lost; failing its channels");
@@ -202,7 +211,14 @@ void Dealer::on_message(std::vector<zmq::message_t>& frames, size_t n) {
     return;
   }
   if (!in) {
-    ++stats_->dropped;  // a late reply to a channel closed here
+    ++stats_->dropped;  // a late reply to a channel closed here: tell the server to forget it
+    log::debug(kLog,
+               "dropped a message for unknown channel " + std::to_string(*chan) + " from " + addr_);
+    if (n == 3) {
+      OutItem item;
+      item.channel = *chan;
+      out_->push_control(std::move(item));
+    }
     return;
   }
   if (n == 2) {
@@ -231,6 +247,21 @@ void Dealer::on_message(std::vector<zmq::message_t>& frames, size_t n) {
   }
 }
 
+void Dealer::drain(std::vector<zmq::message_t>& frames) {
+  for (int budget = 0; budget < 1024; ++budget) {
+    size_t n = 0;
+    bool more = true;
+    while (more) {
+      zmq::message_t& f = frames[std::min<size_t>(n, 3)];
+      if (!sock_.recv(f, n == 0 ? zmq::recv_flags::dontwait : zmq::recv_flags::none)) break;
+      more = f.more();
+      ++n;
+    }
+    if (n == 0) break;
+    on_message(frames, n);
+  }
+}
+
 void Dealer::run() {
   std::deque<OutItem> held;
   std::vector<zmq::message_t> frames(4);
@@ -253,24 +284,15 @@ void Dealer::run() {
     }
     try {
       // 1. Replies first, so a disconnect below never overtakes what arrived before it.
-      for (int budget = 0; budget < 1024; ++budget) {
-        size_t n = 0;
-        bool more = true;
-        while (more) {
-          zmq::message_t& f = frames[std::min<size_t>(n, 3)];
-          if (!sock_.recv(f, n == 0 ? zmq::recv_flags::dontwait : zmq::recv_flags::none)) break;
-          more = f.more();
-          ++n;
-        }
-        if (n == 0) break;
-        on_message(frames, n);
-      }
+      drain(frames);
       // 2. Connection events.
       zmq::message_t ev, ep;
       while (monitor_.recv(ev, zmq::recv_flags::dontwait)) {
         uint16_t id = 0;
         if (ev.size() >= 2) std::memcpy(&id, ev.data(), 2);
         if (ev.more()) (void)monitor_.recv(ep);
+        // libzmq queues what it read before it reports the disconnect: route that first.
+        if (id == ZMQ_EVENT_DISCONNECTED) drain(frames);
         on_event(id);
       }
       // 3. Outgoing messages.

@@ -35,6 +35,8 @@ class Dealer : public std::enable_shared_from_this<Dealer> {
   /// Fails every channel with closed, stops and joins the I/O thread. Idempotent.
   void stop() noexcept;
   bool stopped() const;
+  /// No channel is open and the connection has been down for longer than d.
+  bool unused_for(std::chrono::milliseconds d) const;
 
   // For the channels.
   void close_channel(uint64_t id) noexcept;
@@ -42,6 +44,8 @@ class Dealer : public std::enable_shared_from_this<Dealer> {
 
  private:
   void run();
+  /// Routes every message waiting on the DEALER (bounded per call).
+  void drain(std::vector<zmq::message_t>& frames);
   void on_message(std::vector<zmq::message_t>& frames, size_t n);
   void on_event(uint16_t event);
   void fail_all(Errc errc, const std::string& why);
@@ -60,7 +64,8 @@ class Dealer : public std::enable_shared_from_this<Dealer> {
   std::map<uint64_t, std::shared_ptr<Inbox>> chans_;
   uint64_t next_id_ = 1;
   bool connected_ = false;
-  uint64_t failures_ = 0;  // connect retries and handshake failures seen
+  int64_t down_since_ms_ = 0;  // when the connection went down; 0 while it is up
+  uint64_t failures_ = 0;      // connect retries and handshake failures seen
   std::string last_failure_;
   bool stop_ = false;
 };

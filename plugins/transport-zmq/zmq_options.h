@@ -16,7 +16,7 @@ struct Options {
   int64_t max_message_bytes = 16 << 20;  ///< largest header or body frame (ZMQ_MAXMSGSIZE)
   std::chrono::milliseconds idle_timeout{120000};  ///< server: close channels idle this long
   int max_connections = 10000;  ///< server: open logical connections per listener
-  int linger_ms = 0;            ///< ZMQ_LINGER on close
+  int linger_ms = 1000;         ///< ZMQ_LINGER: how long queued messages may flush on close
   int heartbeat_ms = 1000;      ///< ZMQ_HEARTBEAT_IVL; timeout is 3x; 0 = off
   std::chrono::milliseconds send_timeout{
       5000};  ///< a queued message stuck this long fails its channel

@@ -24,7 +24,12 @@ class ServerSocket final : public transport::Socket {
   void recv(transport::Message& m, Deadline deadline) override { in_->recv(m, deadline); }
 
   void send(const transport::Message& m) override {
-    in_->check();
+    try {
+      in_->check();
+    } catch (const Error& e) {
+      log::debug(kLog, std::string("send on a failed channel: ") + e.what());
+      throw;
+    }
     OutItem item;
     item.peer = key_.first;
     item.channel = key_.second;
@@ -300,6 +305,57 @@ void Router::sweep_idle() {
   for (auto& k : idle) send_close(k.first, k.second);
 }
 
+void Router::flush(std::deque<OutItem>& held, bool final) {
+  while (!held.empty()) {
+    OutItem& it = held.front();
+    if (it.close) {
+      send_close(it.peer, it.channel);
+      held.pop_front();
+      continue;
+    }
+    const Key key{it.peer, it.channel};
+    std::shared_ptr<Inbox> in;
+    {
+      std::lock_guard lock(mu_);
+      if (auto c = chans_.find(key); c != chans_.end()) in = c->second.in;
+    }
+    // Sent even when the channel was closed here meanwhile: what was sent before close() goes out.
+    const std::string ch = encode_channel(it.channel);
+    bool sent = false;
+    try {
+      if (sock_.send(zmq::buffer(it.peer), zmq::send_flags::dontwait | zmq::send_flags::sndmore)) {
+        sock_.send(zmq::buffer(ch), zmq::send_flags::sndmore);
+        sock_.send(zmq::buffer(it.header), zmq::send_flags::sndmore);
+        sock_.send(zmq::buffer(it.body), zmq::send_flags::none);
+        sent = true;
+        last_write_ms_ = now_ms();
+      }
+    } catch (const zmq::error_t& e) {
+      log::debug(kLog, "reply on channel " + std::to_string(it.channel) + " not sent: " + e.what());
+      if (e.num() != EHOSTUNREACH && !final) throw;
+      if (in) in->fail(Errc::closed, "zmq: the client is gone");
+      {
+        std::lock_guard lock(mu_);
+        chans_.erase(key);
+      }
+      held.pop_front();
+      out_->done(1);
+      continue;
+    }
+    if (sent || final || now_ms() - it.queued_ms > opts_.send_timeout.count()) {
+      if (!sent && !final && in) {
+        in->fail(Errc::unavailable, "zmq: send queue full: the client has not read for " +
+                                        std::to_string(opts_.send_timeout.count()) + "ms");
+        close_channel(key);
+      }
+      held.pop_front();
+      out_->done(1);
+      continue;
+    }
+    break;  // the peer's HWM is reached: retry shortly
+  }
+}
+
 void Router::run() {
   std::deque<OutItem> held;
   std::vector<zmq::message_t> frames(5);
@@ -335,58 +391,30 @@ void Router::run() {
         on_message(frames, n);
       }
       out_->take(held);
-      while (!held.empty()) {
-        OutItem& it = held.front();
-        if (it.close) {
-          send_close(it.peer, it.channel);
-          held.pop_front();
-          continue;
-        }
-        const Key key{it.peer, it.channel};
-        std::shared_ptr<Inbox> in;
-        {
-          std::lock_guard lock(mu_);
-          if (auto c = chans_.find(key); c != chans_.end()) in = c->second.in;
-        }
-        // Sent even when the channel was closed here meanwhile: what was sent before close() goes
-        // out.
-        const std::string ch = encode_channel(it.channel);
-        bool sent = false;
-        try {
-          if (sock_.send(zmq::buffer(it.peer),
-                         zmq::send_flags::dontwait | zmq::send_flags::sndmore)) {
-            sock_.send(zmq::buffer(ch), zmq::send_flags::sndmore);
-            sock_.send(zmq::buffer(it.header), zmq::send_flags::sndmore);
-            sock_.send(zmq::buffer(it.body), zmq::send_flags::none);
-            sent = true;
-          }
-        } catch (const zmq::error_t& e) {
-          if (e.num() != EHOSTUNREACH) throw;
-          if (in) in->fail(Errc::closed, "zmq: the client is gone");
-          {
-            std::lock_guard lock(mu_);
-            chans_.erase(key);
-          }
-          held.pop_front();
-          out_->done(1);
-          continue;
-        }
-        if (sent || now_ms() - it.queued_ms > opts_.send_timeout.count()) {
-          if (!sent && in) {
-            in->fail(Errc::unavailable, "zmq: send queue full: the client has not read for " +
-                                            std::to_string(opts_.send_timeout.count()) + "ms");
-            close_channel(key);
-          }
-          held.pop_front();
-          out_->done(1);
-          continue;
-        }
-        break;  // the peer's HWM is reached: retry shortly
-      }
+      flush(held, false);
       sweep_idle();
     } catch (const zmq::error_t& e) {
       if (e.num() == ETERM) break;
       log::warn(kLog, "listener " + addr_ + ": " + e.what());
+    }
+  }
+  // What the handlers sent before the end still goes out (then ZMQ_LINGER lets it flush).
+  try {
+    out_->take(held);
+    log::debug(kLog, "listener " + addr_ + " closing: " + std::to_string(held.size()) +
+                         " message(s) to flush");
+    flush(held, true);
+  } catch (const zmq::error_t&) {
+  }
+  // libzmq may discard what its I/O thread has not written yet when the socket closes, even
+  // with ZMQ_LINGER: give messages written just now (a last reply) a moment to leave.
+  const int64_t grace = std::min<int64_t>(opts_.linger_ms < 0 ? 200 : opts_.linger_ms, 200);
+  while (now_ms() - last_write_ms_ < grace) {
+    zmq::pollitem_t item{sock_.handle(), 0, ZMQ_POLLIN, 0};
+    try {
+      zmq::poll(&item, 1, std::chrono::milliseconds(10));
+    } catch (const zmq::error_t&) {
+      break;
     }
   }
   std::map<Key, Chan> chans;

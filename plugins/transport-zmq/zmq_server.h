@@ -53,6 +53,8 @@ class Router : public std::enable_shared_from_this<Router> {
   void refuse(const std::string& peer, uint64_t chan, const std::string& why);
   void send_close(const std::string& peer, uint64_t chan) noexcept;
   void sweep_idle();
+  /// Sends what can be sent of held; stops at a full HWM unless final (then drops the rest).
+  void flush(std::deque<OutItem>& held, bool final);
   void reap(bool all);
 
   std::shared_ptr<zmq::context_t> ctx_;
@@ -72,6 +74,7 @@ class Router : public std::enable_shared_from_this<Router> {
   bool stop_ = false;
   bool io_done_ = false;
   int64_t last_sweep_ = 0;
+  int64_t last_write_ms_ = 0;  // I/O thread only
 };
 
 }  // namespace micro::plugins::zmqt

@@ -141,7 +141,11 @@ void ZmqTransport::stop() noexcept {
     log::debug("transport-zmq", "dropped " + std::to_string(stats_->dropped.load()) +
                                     " malformed message(s), refused " +
                                     std::to_string(stats_->refused.load()) + " connection(s)");
-  // ctx closes when the last socket object lets go of it (every zmq socket is closed by now).
+  // Terminate the context here (every zmq socket is closed by now): zmq_ctx_term waits up to
+  // linger_ms for queued messages (last replies) to be written.
+  routers.clear();
+  dealers.clear();
+  ctx.reset();
 }
 
 std::unique_ptr<transport::Socket> ZmqTransport::dial(std::string_view addr,
@@ -151,6 +155,15 @@ std::unique_ptr<transport::Socket> ZmqTransport::dial(std::string_view addr,
   {
     std::lock_guard lock(mu_);
     auto ctx = context();
+    // Forget connections to servers that have been gone a while: zmq would retry them forever.
+    for (auto it = dealers_.begin(); it != dealers_.end();) {
+      if (it->first != endpoint && it->second->unused_for(std::chrono::seconds(30))) {
+        it->second->stop();
+        it = dealers_.erase(it);
+      } else {
+        ++it;
+      }
+    }
     auto& slot = dealers_[endpoint];
     if (!slot || slot->stopped())
       slot = std::make_shared<Dealer>(ctx, opts_, endpoint, from_endpoint(endpoint), stats_);

@@ -19,9 +19,12 @@ std::map<std::string, std::string> zmq_env(const Cluster& c) {
 }
 
 /// `micro ARGS...` with MICRO_TRANSPORT=zmq (or without, when plain).
-RunResult micro_zmq(const Cluster& c, std::vector<std::string> args, bool plain = false) {
+RunResult micro_zmq(const Cluster& c, std::vector<std::string> args, bool plain = false,
+                    const std::string& log_level = "warn") {
   args.insert(args.begin(), (bin_dir() / "micro").string());
-  return run(std::move(args), plain ? c.env() : zmq_env(c), std::chrono::seconds(60));
+  auto env = plain ? c.env() : zmq_env(c);
+  env["MICRO_LOG_LEVEL"] = log_level;
+  return run(std::move(args), env, std::chrono::seconds(60));
 }
 
 std::unique_ptr<Process> start_server(Cluster& c, std::map<std::string, std::string> extra = {}) {
@@ -113,19 +116,21 @@ TEST_CASE("zmq: calls to a killed server are retried on another node") {
 TEST_CASE("zmq: SIGTERM drains: the call in flight completes and the process exits 0") {
   Cluster c;
   const std::string addr = "127.0.0.1:" + std::to_string(free_port());
-  auto a = start_server(c, {{"MICRO_SERVER_ADDRESS", addr}});
+  auto a = start_server(c, {{"MICRO_SERVER_ADDRESS", addr}, {"MICRO_LOG_LEVEL", "debug"}});
   const auto marker = c.dir / "in-flight";
   RunResult slow;
   std::thread caller([&] {
     json req = {{"ms", 1000}, {"marker", marker.string()}};
     slow = micro_zmq(
-        c, {"call", "test", "Test.Sleep", req.dump(), "--address", addr, "--timeout", "10s"});
+        c, {"call", "test", "Test.Sleep", req.dump(), "--address", addr, "--timeout", "10s"}, false,
+        "debug");
   });
   REQUIRE(wait_for([&] { return std::filesystem::exists(marker); }));
   a->signal(SIGTERM);
   caller.join();
+  CHECK(a->wait(std::chrono::seconds(10)) == 0);
   INFO(slow.err);
+  INFO(a->err());
   CHECK(slow.status == 0);
   CHECK(parse_json(slow.out)["slept_ms"] == 1000);
-  CHECK(a->wait(std::chrono::seconds(10)) == 0);
 }
