@@ -338,3 +338,32 @@ TEST_CASE("broker kafka disconnect flushes the messages still queued") {
   auto sub = reader->subscribe("drain", in.handler());
   REQUIRE(wait_for([&] { return in.distinct() == kN; }, 60s));
 }
+
+TEST_CASE("broker kafka publish throws unavailable when the local queue is full") {
+  MockCluster mc;
+  mc.topic("full", 1);
+  auto b = load_broker(mc.bootstrap(),
+                       R"({"config":{"queue.buffering.max.messages":"5","linger.ms":"10000",)"
+                       R"("log_level":"3"},"flush_timeout_ms":0})");
+  for (int i = 0; i < 5; ++i) b->publish("full", msg(std::to_string(i)));
+  try {
+    b->publish("full", msg("one too many"));
+    FAIL("the sixth record was queued");
+  } catch (const micro::Error& e) {
+    CHECK(e.errc() == micro::Errc::unavailable);
+    CHECK_THAT(e.detail(), Contains("full"));
+  }
+}
+
+TEST_CASE("broker kafka publish throws too_large above message.max.bytes") {
+  MockCluster mc;
+  mc.topic("big", 1);
+  auto b = load_broker(mc.bootstrap(), R"({"config":{"message.max.bytes":"1000"}})");
+  try {
+    b->publish("big", msg(std::string(2000, 'x')));
+    FAIL("an oversized record was queued");
+  } catch (const micro::Error& e) {
+    CHECK(e.errc() == micro::Errc::too_large);
+  }
+  CHECK_NOTHROW(b->publish("big", msg("small")));
+}
