@@ -5,6 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <shared_mutex>
@@ -57,6 +58,15 @@ struct ConnState {
   std::condition_variable cv;
   bool closed = false;
   std::atomic<bool> closing{false};
+  // Topics of the live subscriptions, for the error handler (libnats may report a slow consumer
+  // after the subscription closed, when it no longer knows its subject).
+  std::map<natsSubscription*, std::string> topics;
+
+  std::string topic_of(natsSubscription* s) {
+    std::lock_guard lk(mu);
+    auto it = topics.find(s);
+    return it == topics.end() ? "?" : it->second;
+  }
 };
 
 void on_disconnected(natsConnection*, void* closure) {
@@ -82,15 +92,15 @@ void on_closed(natsConnection*, void* closure) {
   cs->cv.notify_all();
 }
 
-void on_error(natsConnection*, natsSubscription* sub, natsStatus err, void*) {
+void on_error(natsConnection*, natsSubscription* sub, natsStatus err, void* closure) {
   if (err == NATS_SLOW_CONSUMER && sub) {
+    auto& cs = **static_cast<std::shared_ptr<ConnState>*>(closure);
     int64_t dropped = 0;
     natsSubscription_GetDropped(sub, &dropped);
-    const char* subject = natsSubscription_GetSubject(sub);
     std::fprintf(stderr,
                  "broker nats: slow consumer on topic %s: pending limit reached, %lld messages "
                  "dropped so far\n",
-                 subject ? subject : "?", static_cast<long long>(dropped));
+                 cs.topic_of(sub).c_str(), static_cast<long long>(dropped));
     return;
   }
   std::fprintf(stderr, "broker nats: asynchronous error: %s\n", natsStatus_GetText(err));
@@ -124,6 +134,7 @@ struct Sub {
   std::atomic<std::thread::id> delivery_thread{};
   std::atomic<int64_t> reported_dropped{0};
   natsSubscription* ns = nullptr;
+  std::shared_ptr<ConnState> conn;
 
   void report_dropped(natsSubscription* s, const char* when) {
     int64_t dropped = 0;
@@ -200,6 +211,7 @@ class NatsSubscriber final : public broker::Subscriber {
       sub_->ns = nullptr;
     }
     sub_->stopping = true;
+    sub_->report_dropped(ns, "in total");
     natsStatus st = natsSubscription_Unsubscribe(ns);
     if (std::this_thread::get_id() != sub_->delivery_thread.load()) {
       std::unique_lock lk(sub_->mu);
@@ -207,7 +219,10 @@ class NatsSubscriber final : public broker::Subscriber {
         std::fprintf(stderr, "broker nats: a handler of topic %s still runs after %llds\n",
                      sub_->topic.c_str(), static_cast<long long>(kCloseWait.count()));
     }
-    sub_->report_dropped(ns, "in total");
+    {
+      std::lock_guard lk(sub_->conn->mu);
+      sub_->conn->topics.erase(ns);
+    }
     natsSubscription_Destroy(ns);
     // A closed connection already ended the subscription: nothing to tell the server.
     if (st != NATS_OK && st != NATS_CONNECTION_CLOSED && st != NATS_INVALID_SUBSCRIPTION)
@@ -350,7 +365,7 @@ void NatsBroker::connect() {
   }
   auto cs = std::make_shared<ConnState>();
   auto* closure = new std::shared_ptr<ConnState>(cs);
-  natsOptions_SetErrorHandler(opts, on_error, nullptr);
+  natsOptions_SetErrorHandler(opts, on_error, closure);
   natsOptions_SetDisconnectedCB(opts, on_disconnected, closure);
   natsOptions_SetReconnectedCB(opts, on_reconnected, nullptr);
   natsOptions_SetClosedCB(opts, on_closed, closure);
@@ -455,12 +470,21 @@ std::unique_ptr<broker::Subscriber> NatsBroker::subscribe(std::string_view topic
                 "broker nats: subscribe to " + s->topic + " failed: " + status_text(st));
   }
   s->ns = ns;
+  s->conn = core_->conn;
+  {
+    std::lock_guard cl(s->conn->mu);
+    s->conn->topics[ns] = s->topic;
+  }
   const auto& cfg = core_->settings;
   natsSubscription_SetPendingLimits(ns, cfg.pending_msgs_limit, cfg.pending_bytes_limit);
   if (natsSubscription_SetOnCompleteCB(ns, on_complete, closure) != NATS_OK) {
     // Closed already (the connection went away): libnats will not call back; free it here.
     s->complete = true;
     sl.unlock();
+    {
+      std::lock_guard cl(s->conn->mu);
+      s->conn->topics.erase(ns);
+    }
     natsSubscription_Unsubscribe(ns);
     natsSubscription_Destroy(ns);
     s->ns = nullptr;

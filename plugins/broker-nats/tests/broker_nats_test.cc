@@ -121,7 +121,7 @@ class StderrCapture {
 
 // Publishes probe messages until sub sees one: the subscription is live on the server.
 void await_live(micro::Broker& b, const std::string& topic, Inbox& inbox) {
-  int i = 0;
+  static std::atomic<int> i{0};  // unique probes: an old one must not count
   REQUIRE(wait_for([&] {
     std::string probe = "probe-" + std::to_string(i++);
     b.publish(topic, msg(probe));
@@ -375,7 +375,10 @@ TEST_CASE("broker nats resubscribes after a server restart, queue groups kept") 
   constexpr int n = 100;
   for (int i = 0; i < n; ++i) pub->publish("jobs", msg("job-" + std::to_string(i)));
   pub->publish("events", msg("after-restart"));
-  REQUIRE(wait_for([&] { return qa.size() + qb.size() == n && plain.has("after-restart"); }));
+  bool done = wait_for([&] { return qa.size() + qb.size() == n && plain.has("after-restart"); });
+  INFO("queue members got " << qa.size() << " + " << qb.size() << " of " << n
+                            << "; broadcast got after-restart: " << plain.has("after-restart"));
+  REQUIRE(done);
   std::set<std::string> seen(qa.bodies.begin(), qa.bodies.end());
   seen.insert(qb.bodies.begin(), qb.bodies.end());
   CHECK(seen.size() == n);

@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 
 namespace micro::test {
@@ -37,14 +38,19 @@ void NatsServer::kill() {
 }
 
 void NatsServer::start() {
-  const char* bin = std::getenv("MICRO_TEST_NATS_SERVER");
-  proc_ = std::make_unique<Process>(std::vector<std::string>{
-      bin && *bin ? bin : "/usr/bin/nats-server", "-a", "127.0.0.1", "-p", std::to_string(port_)});
+  std::string bin = "nats-server";
+  if (const char* e = std::getenv("MICRO_TEST_NATS_SERVER"); e && *e)
+    bin = e;
+  else
+    for (const char* p : {"/usr/sbin/nats-server", "/usr/bin/nats-server"})
+      if (std::filesystem::exists(p)) bin = p;
+  proc_ = std::make_unique<Process>(
+      std::vector<std::string>{bin, "-a", "127.0.0.1", "-p", std::to_string(port_)});
   if (!wait_for([&] { return tcp_accepts(port_) || !proc_->running(); },
                 std::chrono::seconds(10)) ||
       !proc_->running())
-    throw std::runtime_error("nats-server on port " + std::to_string(port_) +
-                             " did not start: " + proc_->err());
+    throw std::runtime_error("nats-server on port " + std::to_string(port_) + " did not start (" +
+                             bin + "): " + proc_->err());
 }
 
 }  // namespace micro::test

@@ -1,5 +1,6 @@
-// Test fixture: a real nats-server (/usr/bin/nats-server, or $MICRO_TEST_NATS_SERVER) on a free
-// 127.0.0.1 port, waited for by TCP connect, killed on destruction. restart() keeps the port.
+// Test fixture: a real nats-server (/usr/sbin or /usr/bin/nats-server, or $MICRO_TEST_NATS_SERVER)
+// on a free 127.0.0.1 port, waited for by TCP connect, killed on destruction. restart() keeps the
+// port.
 #pragma once
 
 #include <memory>
