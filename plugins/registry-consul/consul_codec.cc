@@ -118,6 +118,7 @@ DecodedTags decode_tags(const std::vector<std::string>& tags) {
   DecodedTags out;
   // Per kind, the first variant seen ('-' or '=') is used for the rest (go-micro's decoder).
   std::map<char, char> variant;
+  bool have_version = false;
   for (const auto& tag : tags) {
     if (tag.size() < 2 || (tag[0] != 't' && tag[0] != 'e' && tag[0] != 'v')) continue;
     if (tag[1] != '-' && tag[1] != '=') continue;
@@ -135,8 +136,9 @@ DecodedTags decode_tags(const std::vector<std::string>& tags) {
         }
       } else if (kind == 'e') {
         out.endpoints.push_back(endpoint_from(raw));
-      } else {
-        out.version = raw;
+      } else if (!have_version) {
+        out.version = raw;  // the first v tag, as go-micro's decodeVersion
+        have_version = true;
       }
     } catch (const std::exception& e) {
       out.skipped.push_back(tag.substr(0, 2) + ": " + e.what());
