@@ -56,4 +56,8 @@ int call(const std::vector<std::string>& args);
 int stream(const std::vector<std::string>& args);
 int bench(const std::vector<std::string>& args);
 
+// pubsub_cmd.cc
+int publish(const std::vector<std::string>& args);
+int subscribe(const std::vector<std::string>& args);
+
 }  // namespace micro::cli

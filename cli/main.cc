@@ -26,6 +26,8 @@ constexpr Command kCommands[] = {
     {"bench", "SERVICE ENDPOINT JSON [-n N] [-c C] [--json] [--timeout 5s] [--address HOST:PORT]",
      bench},
     // ---- end of rpc verbs ----
+    {"publish", "TOPIC JSON", publish},
+    {"subscribe", "TOPIC [--queue Q] [--count N] [--timeout 5s]", subscribe},
 };
 
 GlobalOptions g_options;
