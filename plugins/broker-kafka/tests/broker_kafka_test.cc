@@ -367,3 +367,46 @@ TEST_CASE("broker kafka publish throws too_large above message.max.bytes") {
   }
   CHECK_NOTHROW(b->publish("big", msg("small")));
 }
+
+TEST_CASE("broker kafka hands a record that is not an envelope to the handler as an error") {
+  MockCluster mc;
+  mc.topic("raw", 1);
+  {  // a foreign producer writes a plain value
+    char err[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    auto boot = mc.bootstrap();
+    rd_kafka_conf_set(conf, "bootstrap.servers", boot.c_str(), err, sizeof err);
+    rd_kafka_t* p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    REQUIRE(p);
+    std::string v = "not json";
+    REQUIRE(rd_kafka_producev(p, RD_KAFKA_V_TOPIC("raw"), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_VALUE(v.data(), v.size()),
+                              RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    REQUIRE(rd_kafka_flush(p, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_destroy(p);
+  }
+  auto b = load_broker(mc.bootstrap(), opts());
+  std::atomic<int> errors{0}, bodies{0};
+  auto sub = b->subscribe("raw", [&](micro::broker::Event& e) {
+    if (e.error() && e.error()->errc() == micro::Errc::bad_request && e.message().body.empty())
+      ++errors;
+    else
+      ++bodies;
+  });
+  REQUIRE(wait_for([&] { return errors.load() == 1; }, 30s));
+  CHECK(bodies.load() == 0);
+}
+
+TEST_CASE("broker kafka unsubscribe stops delivery") {
+  MockCluster mc;
+  mc.topic("stop", 1);
+  auto b = load_broker(mc.bootstrap(), opts());
+  Inbox in;
+  auto sub = b->subscribe("stop", in.handler());
+  b->publish("stop", msg("before"));
+  REQUIRE(wait_for([&] { return in.distinct() == 1; }, 30s));
+  sub->unsubscribe();
+  CHECK_NOTHROW(sub->unsubscribe());  // idempotent
+  b->publish("stop", msg("after"));
+  CHECK_FALSE(wait_for([&] { return in.distinct() > 1; }, 1500ms));
+}
