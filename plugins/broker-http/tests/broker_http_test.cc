@@ -1,6 +1,7 @@
 // broker-http loaded through the plugin loader: two brokers over one registry-memory instance.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -68,6 +69,32 @@ micro::broker::Message msg(const std::string& body) {
   m.body = body;
   return m;
 }
+
+// Forwards to a registry, counting get_service calls.
+class CountingRegistry final : public micro::Registry {
+ public:
+  explicit CountingRegistry(std::shared_ptr<micro::Registry> r) : r_(std::move(r)) {}
+  std::atomic<int> lookups{0};
+  std::string name() const override { return r_->name(); }
+  void init(const Options& o) override { r_->init(o); }
+  Options options() const override { return r_->options(); }
+  void register_service(const micro::registry::Service& s,
+                        const micro::registry::RegisterOptions& o) override {
+    r_->register_service(s, o);
+  }
+  void deregister(const micro::registry::Service& s) override { r_->deregister(s); }
+  std::vector<micro::registry::Service> get_service(std::string_view name) override {
+    ++lookups;
+    return r_->get_service(name);
+  }
+  std::vector<micro::registry::Service> list_services() override { return r_->list_services(); }
+  std::unique_ptr<micro::registry::Watcher> watch(const micro::registry::WatchOptions& o) override {
+    return r_->watch(o);
+  }
+
+ private:
+  std::shared_ptr<micro::Registry> r_;
+};
 
 struct Inbox {
   std::mutex mu;
@@ -248,4 +275,34 @@ TEST_CASE("broker http disconnect deregisters every subscriber") {
   p.b->disconnect();
   CHECK_THROWS_AS(p.reg->get_service("micro.http.broker"), micro::Error);
   CHECK(p.b->address().empty());
+}
+
+TEST_CASE("broker http reuses a registry lookup across publishes within lookup_cache_ms") {
+  auto reg = load_registry();
+  auto counting = std::make_shared<CountingRegistry>(reg);
+  auto pub = load_broker(counting, R"({"lookup_cache_ms":60000})");
+  auto subs = load_broker(reg);
+  Inbox in;
+  auto sub = subs->subscribe("events", in.handler());
+  for (int i = 0; i < 20; ++i) pub->publish("events", msg(std::to_string(i)));
+  REQUIRE(wait_for([&] { return in.size() == 20; }));
+  CHECK(counting->lookups == 1);
+}
+
+TEST_CASE("broker http re-registers its subscribers before their TTL expires") {
+  auto reg = load_registry();
+  auto b = load_broker(reg, R"({"register_ttl":2,"register_interval":1})");
+  Inbox in;
+  auto sub = b->subscribe("events", in.handler());
+  auto gone = [&] {
+    try {
+      return reg->get_service("micro.http.broker").empty();
+    } catch (const micro::Error&) {
+      return true;
+    }
+  };
+  // Without the refresh the node would expire after 2 s.
+  CHECK_FALSE(wait_for(gone, std::chrono::milliseconds(3500)));
+  sub->unsubscribe();
+  CHECK(gone());
 }
