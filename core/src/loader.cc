@@ -250,9 +250,7 @@ std::shared_ptr<Library> Loader::open(const Descriptor& d) {
   std::lock_guard lock(mu_);
   std::error_code ec;
   const fs::path key = fs::weakly_canonical(d.file, ec);
-  if (auto it = libraries_.find(key); it != libraries_.end()) {
-    if (auto lib = it->second.lock()) return lib;
-  }
+  if (auto it = libraries_.find(key); it != libraries_.end()) return it->second;
   if (!options_.allow_insecure_permissions) check_permissions(d.file);
   // The descriptor may have been replaced since inspect(): check the file again, then load.
   Descriptor again = inspect(d.file);

@@ -116,7 +116,8 @@ class Loader {
   Descriptor find(Kind kind, std::string_view name) const;
 
   /// dlopen()s the file of d (RTLD_NOW|RTLD_LOCAL) once and creates an instance through its
-  /// factory. The returned object keeps the library loaded. Throws PluginError:
+  /// factory. The library stays loaded while this Loader or the returned object lives; objects
+  /// returned by the object's own methods must not outlive both. Throws PluginError:
   /// unsafe_permissions, dlopen_failed, no_entry_point, abi_mismatch, init_failed.
   std::shared_ptr<Component> create(const Descriptor& d, Host& host);
 
@@ -125,7 +126,9 @@ class Loader {
 
   LoaderOptions options_;
   std::mutex mu_;
-  std::map<std::filesystem::path, std::weak_ptr<Library>> libraries_;
+  // Strong: a library stays loaded while the Loader lives, so objects a component hands out
+  // (sockets, watchers, subscribers) stay valid until the Runtime owning the Loader goes.
+  std::map<std::filesystem::path, std::shared_ptr<Library>> libraries_;
 };
 
 }  // namespace micro::plugin
