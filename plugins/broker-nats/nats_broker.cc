@@ -58,15 +58,8 @@ struct ConnState {
   std::condition_variable cv;
   bool closed = false;
   std::atomic<bool> closing{false};
-  // Topics of the live subscriptions, for the error handler (libnats may report a slow consumer
-  // after the subscription closed, when it no longer knows its subject).
+  // The live subscriptions and their topics, for the error handler.
   std::map<natsSubscription*, std::string> topics;
-
-  std::string topic_of(natsSubscription* s) {
-    std::lock_guard lk(mu);
-    auto it = topics.find(s);
-    return it == topics.end() ? "?" : it->second;
-  }
 };
 
 void on_disconnected(natsConnection*, void* closure) {
@@ -94,13 +87,18 @@ void on_closed(natsConnection*, void* closure) {
 
 void on_error(natsConnection*, natsSubscription* sub, natsStatus err, void* closure) {
   if (err == NATS_SLOW_CONSUMER && sub) {
+    // libnats reports this later, on its own thread, without holding the subscription: it may
+    // be destroyed already. unsubscribe() removes it from `topics` (under mu) before that.
     auto& cs = **static_cast<std::shared_ptr<ConnState>*>(closure);
+    std::lock_guard lk(cs.mu);
+    auto it = cs.topics.find(sub);
+    if (it == cs.topics.end()) return;  // unsubscribe() logged the total
     int64_t dropped = 0;
     natsSubscription_GetDropped(sub, &dropped);
     std::fprintf(stderr,
                  "broker nats: slow consumer on topic %s: pending limit reached, %lld messages "
                  "dropped so far\n",
-                 cs.topic_of(sub).c_str(), static_cast<long long>(dropped));
+                 it->second.c_str(), static_cast<long long>(dropped));
     return;
   }
   std::fprintf(stderr, "broker nats: asynchronous error: %s\n", natsStatus_GetText(err));
@@ -174,7 +172,7 @@ void on_message(natsConnection*, natsSubscription* ns, natsMsg* msg, void* closu
     }
   }
   natsMsg_Destroy(msg);
-  s.report_dropped(ns, "so far");
+  if (!s.stopping) s.report_dropped(ns, "so far");  // unsubscribe() reports the total
 }
 
 void on_complete(void* closure) {

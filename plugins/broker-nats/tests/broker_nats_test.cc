@@ -383,3 +383,58 @@ TEST_CASE("broker nats resubscribes after a server restart, queue groups kept") 
   seen.insert(qb.bodies.begin(), qb.bodies.end());
   CHECK(seen.size() == n);
 }
+
+TEST_CASE("broker nats publish while reconnecting throws unavailable once the buffer is full") {
+  NatsServer server;
+  auto b =
+      load_broker({server.url()}, R"({"reconnect_buffer_bytes":4096,"reconnect_wait_ms":60000})");
+  server.kill();
+  std::string detail;
+  int published = 0;
+  CHECK(wait_for([&] {
+    try {
+      b->publish("events", msg(std::string(1024, 'x')));
+      ++published;
+      return false;
+    } catch (const micro::Error& e) {
+      detail = e.detail();
+      return e.errc() == micro::Errc::unavailable;
+    }
+  }));
+  CHECK(published > 0);  // buffered at first
+  CHECK_THAT(detail, Contains("reconnect buffer"));
+}
+
+TEST_CASE("broker nats publish above the server's max payload throws too_large") {
+  NatsServer server;
+  auto b = load_broker({server.url()});
+  try {
+    b->publish("events", msg(std::string(2 << 20, 'x')));
+    FAIL("publish succeeded");
+  } catch (const micro::Error& e) {
+    CHECK(e.errc() == micro::Errc::too_large);
+  }
+}
+
+TEST_CASE("broker nats handler may unsubscribe its own subscription") {
+  NatsServer server;
+  auto b = load_broker({server.url()});
+  std::unique_ptr<micro::broker::Subscriber> sub;
+  std::mutex mu;
+  std::atomic<int> calls{0};
+  std::unique_lock lk(mu);
+  sub = b->subscribe("events", [&](micro::broker::Event&) {
+    ++calls;
+    std::lock_guard l(mu);
+    sub->unsubscribe();
+  });
+  lk.unlock();
+  Inbox other;
+  auto keep = b->subscribe("events", other.handler());
+  b->publish("events", msg("one"));
+  b->publish("events", msg("two"));
+  REQUIRE(wait_for([&] { return other.size() == 2 && calls > 0; }));
+  CHECK(calls == 1);      // the second message is not handled after the unsubscribe
+  std::lock_guard l(mu);  // the handler's unsubscribe() has returned
+  sub.reset();
+}
