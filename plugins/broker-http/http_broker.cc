@@ -134,6 +134,7 @@ struct HttpBroker::Core {
   bool stopped = false;
   std::unique_ptr<http_broker::Server> server;
   std::string address;
+  http_broker::Client client;
   std::map<std::string, std::shared_ptr<Sub>> subs;  // by node id
 
   std::thread refresher;
@@ -422,7 +423,7 @@ void HttpBroker::publish(std::string_view topic, const broker::Message& m,
   // Returns true when the node took the message; a 404 means the node is gone (stale cache).
   auto send = [&](const registry::Node& n) {
     try {
-      int status = http_broker::post(n.address, "/?id=" + url_encode(n.id), body, timeout_ms);
+      int status = core_->client.post(n.address, "/?id=" + url_encode(n.id), body, timeout_ms);
       if (status / 100 == 2) return true;
       core_->invalidate();
       if (status == 404) return false;

@@ -12,8 +12,10 @@
 #include <boost/beast/http.hpp>
 #include <charconv>
 #include <list>
+#include <map>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "micro/errors.h"
 
@@ -185,11 +187,47 @@ Server::~Server() {
 
 const std::string& Server::address() const { return impl_->address; }
 
-int post(const std::string& address, const std::string& target, const std::string& body,
-         int timeout_ms) {
+struct Client::Impl {
+  struct Idle {
+    std::unique_ptr<tcp::socket> socket;
+    std::chrono::steady_clock::time_point since;
+  };
+  asio::io_context io;  // only owns the sockets: every operation is synchronous
+  std::mutex mu;
+  std::map<std::string, std::vector<Idle>> idle;
+
+  std::unique_ptr<tcp::socket> take(const std::string& address) {
+    std::lock_guard lk(mu);
+    auto it = idle.find(address);
+    if (it == idle.end()) return nullptr;
+    auto now = std::chrono::steady_clock::now();
+    while (!it->second.empty()) {
+      Idle i = std::move(it->second.back());
+      it->second.pop_back();
+      if (now - i.since < std::chrono::seconds(30)) return std::move(i.socket);
+    }
+    return nullptr;
+  }
+
+  void give_back(const std::string& address, std::unique_ptr<tcp::socket> s) {
+    std::lock_guard lk(mu);
+    auto& list = idle[address];
+    if (list.size() < 16) list.push_back({std::move(s), std::chrono::steady_clock::now()});
+  }
+};
+
+Client::Client() : impl_(std::make_unique<Impl>()) {}
+Client::~Client() = default;
+
+int Client::post(const std::string& address, const std::string& target, const std::string& body,
+                 int timeout_ms) {
   auto ep = parse_endpoint(address, "node address");
-  asio::io_context io;
-  tcp::socket s(io);
+  bhttp::request<bhttp::string_body> req{bhttp::verb::post, target, 11};
+  req.set(bhttp::field::host, address);
+  req.set(bhttp::field::content_type, "application/json");
+  req.keep_alive(true);
+  req.body() = body;
+  req.prepare_payload();
   boost::system::error_code ec;
   auto fail = [&](const char* what) {
     bool timed_out = ec == asio::error::would_block || ec == asio::error::try_again ||
@@ -197,25 +235,34 @@ int post(const std::string& address, const std::string& target, const std::strin
     return Error(timed_out ? Errc::timeout : Errc::unavailable,
                  std::string("broker http: ") + what + " " + address + ": " + ec.message());
   };
-  s.open(ep.protocol(), ec);
-  if (ec) throw fail("cannot open a socket for");
-  set_timeouts(s.native_handle(), timeout_ms);
-  s.connect(ep, ec);
-  if (ec) throw fail("cannot connect to");
-  bhttp::request<bhttp::string_body> req{bhttp::verb::post, target, 11};
-  req.set(bhttp::field::host, address);
-  req.set(bhttp::field::content_type, "application/json");
-  req.keep_alive(false);
-  req.body() = body;
-  req.prepare_payload();
-  bhttp::write(s, req, ec);
-  if (ec) throw fail("cannot send to");
-  beast::flat_buffer buf;
-  bhttp::response<bhttp::string_body> res;
-  bhttp::read(s, buf, res, ec);
-  if (ec) throw fail("no answer from");
-  s.shutdown(tcp::socket::shutdown_both, ec);
-  return static_cast<int>(res.result_int());
+  for (int attempt = 0;; ++attempt) {
+    auto s = attempt == 0 ? impl_->take(address) : nullptr;
+    const bool reused = s != nullptr;
+    if (!s) {
+      s = std::make_unique<tcp::socket>(impl_->io);
+      s->open(ep.protocol(), ec);
+      if (ec) throw fail("cannot open a socket for");
+      set_timeouts(s->native_handle(), timeout_ms);
+      s->connect(ep, ec);
+      if (ec) throw fail("cannot connect to");
+    } else {
+      set_timeouts(s->native_handle(), timeout_ms);
+    }
+    bhttp::write(*s, req, ec);
+    if (ec && reused) continue;  // the peer closed the idle connection: nothing was sent
+    if (ec) throw fail("cannot send to");
+    beast::flat_buffer buf;
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(*s, buf, res, ec);
+    // A reused connection closed before any answer: the peer had closed it while idle.
+    if (ec && reused && buf.size() == 0 &&
+        (ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset ||
+         ec == asio::error::eof || ec == asio::error::broken_pipe))
+      continue;
+    if (ec) throw fail("no answer from");
+    if (res.keep_alive()) impl_->give_back(address, std::move(s));
+    return static_cast<int>(res.result_int());
+  }
 }
 
 }  // namespace micro::plugins::http_broker
