@@ -104,6 +104,8 @@ Error::Error(Errc errc, std::string detail, std::string id, int32_t code)
       code_(code),
       detail_(std::move(detail)) {}
 
+Error::~Error() = default;
+
 std::string Error::to_json() const {
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
   if (!id_.empty()) j["id"] = id_;

@@ -40,6 +40,11 @@ std::string_view status_text(int32_t code) noexcept;
 class Error : public std::runtime_error {
  public:
   Error(Errc errc, std::string detail, std::string id = {}, int32_t code = 0);
+  Error(const Error&) = default;
+  Error& operator=(const Error&) = default;
+  /// Out of line: the vtable lives in libmicro_core, so an Error thrown by a plugin stays valid
+  /// after that plugin is unloaded.
+  ~Error() override;
 
   Errc errc() const noexcept { return errc_; }
   std::error_code error_code() const noexcept { return make_error_code(errc_); }
