@@ -47,7 +47,7 @@ struct Config {
   PluginChoice registry{"file"};
   std::vector<std::string> registry_addrs;
   PluginChoice selector{"random"};
-  PluginChoice broker{"memory"};
+  PluginChoice broker{"http"};  ///< go-micro's default: subscribers registered in the registry
   std::vector<std::string> broker_addrs;
 
   struct ClientSection {
