@@ -30,21 +30,26 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
+// Ports the kernel hands out for port 0 and for outgoing connections come from the ephemeral
+// range (32768-60999 by default). A port picked there can be taken by any connection a
+// concurrent test opens before the caller binds it, so pick below that range, at random, and
+// check it is free now.
 int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("socket failed");
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+  static std::mt19937 rng{std::random_device{}()};
+  std::uniform_int_distribution<int> pick(15000, 32000);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const int port = pick(rng);
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) throw std::runtime_error("socket failed");
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
     ::close(fd);
-    throw std::runtime_error("bind failed");
+    if (ok) return port;
   }
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
+  throw std::runtime_error("no free port found in 15000-32000");
 }
 
 bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {

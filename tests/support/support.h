@@ -27,7 +27,8 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-/// A TCP port on 127.0.0.1 that was free when asked.
+/// A TCP port on 127.0.0.1 that was free when asked, below the ephemeral range (so no
+/// outgoing connection of a concurrent test takes it meanwhile).
 int free_port();
 
 /// Polls cond every few ms until it is true or timeout passes. Returns the last value.
