@@ -1,10 +1,13 @@
 // End to end: real service processes on the embedded defaults (transport http, registry file),
 // called by the `micro` command and by the C++ client from other processes.
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <set>
 #include <thread>
 
 #include "e2e.h"
+#include "micro/micro.h"
+#include "micro/runtime.h"
 
 using namespace micro::test;
 using nlohmann::json;
@@ -175,4 +178,38 @@ TEST_CASE("calls to a killed server are retried on another node") {
   auto j = parse_json(last_line(r.out));
   CHECK(j["errors"] == 0);
   CHECK(j["nodes"].size() == 1);
+}
+
+TEST_CASE("a node killed in the middle of the load costs no failed call") {
+  Cluster c;
+  auto a = c.start("micro-test-server", {}, "test", "Test.Echo");
+  auto b = c.start("micro-test-server", {}, "test", "Test.Echo");
+  REQUIRE(wait_for([&] { return parse_json(c.micro({"describe", "test", "--json"}).out)[0]["nodes"].size() == 2; }));
+  micro::Config cfg;
+  cfg.registry_addrs = {(c.dir.path() / "registry").string()};
+  micro::Runtime rt(cfg);
+  rt.start();
+  auto client = micro::new_client(rt, "e2e");
+  client->init(micro::client_options(cfg));
+  std::atomic<int> done{0}, failed{0};
+  std::vector<std::thread> load;
+  for (int t = 0; t < 4; ++t)
+    load.emplace_back([&] {
+      for (int i = 0; i < 750; ++i) {
+        micro::Context ctx;
+        try {
+          micro::call<json>(*client, ctx, "test", "Test.Echo", json{{"i", i}});
+        } catch (const std::exception&) {
+          ++failed;
+        }
+        ++done;
+      }
+    });
+  REQUIRE(wait_for([&] { return done > 500; }));  // both nodes are serving the load
+  a->signal(SIGKILL);
+  for (auto& t : load) t.join();
+  CHECK(done == 3000);
+  CHECK(failed == 0);
+  client.reset();
+  rt.stop();
 }
