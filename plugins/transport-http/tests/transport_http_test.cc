@@ -248,7 +248,7 @@ TEST_CASE("an idle server connection is closed after idle_timeout_ms") {
   auto c = t->dial(srv.addr());
   Message r;
   CHECK(errc_of([&] { c->recv(r, micro::Clock::now() + 5s); }) == Errc::closed);
-  CHECK(srv.has_error(Errc::closed));
+  CHECK(micro::test::wait_for([&] { return srv.has_error(Errc::closed); }));
 }
 
 TEST_CASE("stop() closes listeners and sockets and joins connection threads") {
