@@ -26,6 +26,9 @@ struct Settings {
   int retry_backoff_max_ms = 5000;
   uint64_t max_attempts = 0;  // 0 = retry for ever
   uint64_t log_every = 100;
+  // > 0: handled offsets are stored and committed in the background this often
+  // (auto.commit.interval.ms); 0: a synchronous commit after each handled message.
+  int commit_interval_ms = 1000;
 };
 
 // Counters shared by the broker and its subscriptions; logs the 1st and every Nth failure.
@@ -71,6 +74,22 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
                                    " failed: " + rk_err(m->err));
 }
 
+// Results of the background commits (served by rd_kafka_consumer_poll on the worker thread).
+void on_commit(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets,
+               void* opaque) {
+  auto* c = static_cast<Counters*>(opaque);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET) {
+    // The request went through; a partition may still have been refused.
+    for (int i = 0; offsets && i < offsets->cnt; ++i)
+      if (offsets->elems[i].err)
+        c->log(c->commit_failures, "commit of " + std::string(offsets->elems[i].topic) + "[" +
+                                       std::to_string(offsets->elems[i].partition) +
+                                       "] failed: " + rk_err(offsets->elems[i].err));
+    return;
+  }
+  c->log(c->commit_failures, "offset commit failed: " + rk_err(err));
+}
+
 // One subscription: a consumer handle and the thread that polls it and runs the handler.
 struct Sub : std::enable_shared_from_this<Sub> {
   std::string topic;
@@ -110,9 +129,13 @@ struct Sub : std::enable_shared_from_this<Sub> {
       worker.join();
   }
 
-  // Commits m (offset + 1). Returns false and counts when the cluster refused.
+  // Marks m handled: stores offset + 1 for the background commit, or (commit_interval_ms 0)
+  // commits it synchronously. Returns false and counts when librdkafka or the cluster refused
+  // (a stored offset is refused when the partition is no longer assigned to this consumer).
   bool commit(const rd_kafka_message_t* m) {
-    auto e = rd_kafka_commit_message(rk, m, 0);
+    auto e = settings.commit_interval_ms > 0
+                 ? rd_kafka_offset_store(m->rkt, m->partition, m->offset)
+                 : rd_kafka_commit_message(rk, m, 0);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return true;
     counters->log(counters->commit_failures,
                   "commit of " + topic + "[" + std::to_string(m->partition) + "]@" +
@@ -324,6 +347,7 @@ void KafkaBroker::init(const Options& options) {
   s.retry_backoff_max_ms = std::max(s.retry_backoff_ms, o.value("retry_backoff_max_ms", 5000));
   s.max_attempts = o.value("max_attempts", uint64_t{0});
   s.log_every = std::max<uint64_t>(1, o.value("error_log_every", uint64_t{100}));
+  s.commit_interval_ms = std::max(0, o.value("commit_interval_ms", 1000));
   rd_kafka_conf_destroy(make_conf(s, {}));  // let librdkafka validate every property now
   std::lock_guard lk(core_->mu);
   core_->options = options;
@@ -435,11 +459,16 @@ std::unique_ptr<broker::Subscriber> KafkaBroker::subscribe(std::string_view topi
   if (core_->stopped) throw Error(Errc::closed, "broker kafka: stopped");
   s->settings = core_->settings;
   s->counters = core_->counters;
-  rd_kafka_conf_t* conf =
-      make_conf(s->settings, {{"group.id", o.queue.empty() ? unique_group() : o.queue},
-                              {"enable.auto.commit", "false"},
-                              {"enable.auto.offset.store", "false"},
-                              {"auto.offset.reset", s->settings.initial_offset}});
+  const int interval = s->settings.commit_interval_ms;
+  std::vector<std::pair<std::string, std::string>> fixed = {
+      {"group.id", o.queue.empty() ? unique_group() : o.queue},
+      {"enable.auto.commit", interval > 0 ? "true" : "false"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", s->settings.initial_offset}};
+  if (interval > 0) fixed.emplace_back("auto.commit.interval.ms", std::to_string(interval));
+  rd_kafka_conf_t* conf = make_conf(s->settings, fixed);
+  rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
+  rd_kafka_conf_set_opaque(conf, s->counters.get());
   char err[512];
   s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
   if (!s->rk) {

@@ -1,8 +1,9 @@
 // broker-kafka: publish/subscribe over Kafka with librdkafka, in go-micro's format (go-plugins
 // broker/kafka): the record value is the JSON envelope {"Header":{..},"Body":"<base64>"}, no
 // key. Each subscription is a consumer in group `queue` (or a fresh unique group when there is
-// no queue, so every subscriber sees every message) with its own thread; offsets are committed
-// only after the handler returned (at-least-once).
+// no queue, so every subscriber sees every message) with its own thread; an offset is marked
+// for commit only after the handler returned (at-least-once) and committed in the background
+// (commit_interval_ms; 0 = synchronously per message).
 #pragma once
 
 #include <cstdint>
@@ -54,7 +55,7 @@ class KafkaBroker final : public Broker {
                const broker::PublishOptions& o = {}) override;
   /// Starts a consumer for topic. The handler runs on the subscription's own thread; an
   /// exception makes the message be delivered again (seek back, with back-off), its offset
-  /// is committed only after a successful return (auto_ack) or Event::ack().
+  /// is marked for commit only after a successful return (auto_ack) or Event::ack().
   /// Throws Error{unavailable} when librdkafka refuses the consumer, Error{bad_request} for an
   /// empty topic or no handler.
   std::unique_ptr<broker::Subscriber> subscribe(std::string_view topic, broker::Handler h,

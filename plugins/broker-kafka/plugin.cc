@@ -24,5 +24,6 @@ MICRO_PLUGIN(broker, "kafka", "0.1.0",
              R"("retry_backoff_ms":{"type":"integer","minimum":1,"default":100},)"
              R"("retry_backoff_max_ms":{"type":"integer","minimum":1,"default":5000},)"
              R"("max_attempts":{"type":"integer","minimum":0,"default":0},)"
+             R"("commit_interval_ms":{"type":"integer","minimum":0,"default":1000},)"
              R"("error_log_every":{"type":"integer","minimum":1,"default":100}}})",
              Factory)
