@@ -116,14 +116,24 @@ TEST_CASE("after a compaction the watcher re-reads and reports the differences")
   REQUIRE(etcd.post("/v3/kv/compaction", "{\"revision\":\"" + now + "\"}").status == 200);
   w.start();
   std::map<std::string, std::string> seen;  // node id -> action
+  std::map<std::string, micro::registry::Service> got;
   for (int i = 0; i < 3; ++i) {
     auto r = w.next(micro::Clock::now() + std::chrono::seconds(10));
     REQUIRE(r.has_value());
     seen[r->service.nodes.at(0).id] = r->action;
+    got[r->service.nodes.at(0).id] = r->service;
   }
   CHECK(seen["c-1"] == "create");
   CHECK(seen["a-1"] == "update");
   CHECK(seen["b-1"] == "delete");
+  // Creates and updates carry the whole record; a delete found by the re-read what the
+  // snapshot keeps: name, version, node id and address.
+  CHECK(got["a-1"].nodes.at(0).address == "127.0.0.1:99");
+  CHECK(got["a-1"].endpoints.size() == 1);
+  CHECK(got["a-1"].nodes.at(0).metadata.at("protocol") == "mucp");
+  CHECK(got["b-1"].name == "b");
+  CHECK(got["b-1"].version == "1.0.0");
+  CHECK(got["b-1"].nodes.at(0).address == "127.0.0.1:1");
 }
 
 TEST_CASE("after etcd loses its data the watcher re-reads and reports the differences") {
