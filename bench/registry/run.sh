@@ -82,8 +82,16 @@ echo "| registry | watcher | rounds | missed | p50 call | p99 call | max call | 
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 jq -r 'select(.mode=="watch-latency") | if .skipped then "| \(.registry) | skipped: \(.skipped) | | | | | | | | |" else "| \(.registry) | \(.watcher) | \(.count) | \(.missed) | \(.ms_from_register_call.p50) | \(.ms_from_register_call.p99) | \(.ms_from_register_call.max) | \(.ms_from_register_return.p50) | \(.ms_from_register_return.p99) | \(.ms_register_call.p50) |" end' "$OUT"
 echo
-echo "### View of ${NODES} nodes: memory (heap bytes per node, mallinfo2) and lookup cost"
+echo "### View of ${NODES} nodes: memory (heap bytes per node, mallinfo2 delta) and lookup cost"
 echo
-echo "| shape | registry-memory store B/node | RegistryCache view B/node | cache get_service ns | roundrobin B/node | roundrobin select+next ns | random B/node | random select+next ns | registry-memory get_service ns | registry-etcd get_service ns | etcd-fed cache view B/node |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-jq -r 'select(.mode=="view") | "| \(.shape) | \(.registry_memory_store.heap_bytes_per_node) | \(.cache_view.heap_bytes_per_node) | \(.cache_get_service_ns) | \(.selector_roundrobin.heap_bytes_per_node) | \(.selector_roundrobin.select_next_ns) | \(.selector_random.heap_bytes_per_node) | \(.selector_random.select_next_ns) | \(.registry_memory_get_service_ns) | \(.etcd_get_service_ns // "-") | \(.etcd_cache_view.heap_bytes_per_node // "-") |"' "$OUT"
+echo "| shape | registry-memory store B/node | RegistryCache view B/node | cache get_service ns | roundrobin selector B/node | roundrobin select+next ns | random selector B/node | random select+next ns | registry-memory get_service ms |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+jq -r 'def ms: (. / 1e6 * 1000 | round) / 1000;
+  select(.mode=="view") | "| \(.shape) | \(.registry_memory_store.heap_bytes_per_node) | \(.cache_view.heap_bytes_per_node) | \(.cache_get_service_ns) | \(.selector_roundrobin.heap_bytes_per_node) | \(.selector_roundrobin.select_next_ns) | \(.selector_random.heap_bytes_per_node) | \(.selector_random.select_next_ns) | \(.registry_memory_get_service_ns | ms) |"' "$OUT"
+echo
+echo "### The same view in etcd (registry-etcd)"
+echo
+echo "| shape | put all nodes (4 threads) s | get_service ms | same range, raw HTTP, ms | response bytes | decode us/node | watch snapshot B/node | RegistryCache over etcd B/node |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+jq -r 'def ms: (. / 1e6 * 1000 | round) / 1000;
+  select(.mode=="view" and .etcd_get_service_ns != null) | "| \(.shape) | \(.etcd_put_ms / 1000) | \(.etcd_get_service_ns | ms) | \(.etcd_range_raw_ns | ms) | \(.etcd_range_response_bytes) | \(if .etcd_range_response_bytes > 100000 then (.etcd_decode_ns_per_node / 100 | round) / 10 else "-" end) | \(.etcd_watch_snapshot.heap_bytes_per_node) | \(.etcd_cache_view.heap_bytes_per_node) |"' "$OUT"
