@@ -5,10 +5,10 @@
 //   micro-bench-pubsub --system SYSTEM [-n N] [--size S] [--window W] [--nats URL]
 //                      [--timeout-ms T] [--partitions P]
 //
-// SYSTEM: micro-nats, micro-nats-client, nats, micro-kafka, micro-kafka-client, kafka,
-// micro-http, micro-memory; or envelope (the envelope codec alone, see run_envelope). Kafka systems
-// run against librdkafka's mock cluster (3 brokers on 127.0.0.1) created in this process. Prints
-// one JSON line on stdout.
+// SYSTEM: micro-nats, micro-nats-client, nats, nats-envelope, micro-kafka, micro-kafka-client,
+// kafka, kafka-envelope, micro-kafka-synccommit, micro-http, micro-memory; or envelope (the
+// envelope codec alone, see run_envelope). Kafka systems run against librdkafka's mock cluster (3
+// brokers on 127.0.0.1) created in this process. Prints one JSON line on stdout.
 //
 // Every message body is S bytes: sequence number (8 bytes), steady_clock send time in ns
 // (8 bytes), filler. The subscriber records (receive time - send time) per sequence number.
@@ -229,7 +229,39 @@ class MicroSystem final : public System {
   micro::broker::Message msg_;
 };
 
-// ---- bare libnats ------------------------------------------------------------------------------
+// ---- bare libraries ----------------------------------------------------------------------------
+
+// The subscriber side of a bare system. With `envelope` (rows nats-envelope, kafka-envelope) the
+// payload is go-micro's envelope, encoded and decoded by envelope_sketch.h instead of core's
+// codec: what the micro rows would cost with a faster core envelope.
+struct Sink {
+  Recorder& rec;
+  bool envelope;
+  micro::broker::Message m;  // delivery thread only
+  void deliver(const char* data, std::size_t len) {
+    if (!envelope) return rec.on_message(data, len);
+    if (!envelope_sketch::from_envelope(std::string_view(data, len), m))
+      return rec.on_message(data, 0);  // counted as malformed
+    rec.on_message(m.body.data(), m.body.size());
+  }
+};
+
+// The publisher side: the bytes a bare system sends for body.
+struct Wire {
+  bool envelope;
+  micro::broker::Message m;
+  std::string text;
+  explicit Wire(bool e) : envelope(e) {
+    m.header["Content-Type"] = "application/octet-stream";
+    m.header["Micro-Topic"] = kTopic;
+  }
+  const std::string& of(const std::string& body) {
+    if (!envelope) return body;
+    m.body = body;
+    text = envelope_sketch::to_envelope(m);
+    return text;
+  }
+};
 
 void nats_check(natsStatus s, const char* what) {
   if (s != NATS_OK) {
@@ -240,12 +272,13 @@ void nats_check(natsStatus s, const char* what) {
 
 class NatsSystem final : public System {
  public:
-  NatsSystem(const std::string& url, Recorder& rec) {
+  NatsSystem(const std::string& url, Recorder& rec, bool envelope)
+      : sink_{rec, envelope, {}}, wire_(envelope) {
     // Two connections, as two processes would have; library defaults otherwise (the plugin's
     // pending limits, 65536 messages / 64 MiB, are libnats' defaults too).
     nats_check(natsConnection_ConnectTo(&pub_, url.c_str()), "connect");
     nats_check(natsConnection_ConnectTo(&sub_conn_, url.c_str()), "connect");
-    nats_check(natsConnection_Subscribe(&sub_, sub_conn_, kTopic, on_msg, &rec), "subscribe");
+    nats_check(natsConnection_Subscribe(&sub_, sub_conn_, kTopic, on_msg, &sink_), "subscribe");
     nats_check(natsConnection_Flush(sub_conn_), "flush");
   }
   ~NatsSystem() override {
@@ -255,17 +288,20 @@ class NatsSystem final : public System {
     natsConnection_Destroy(pub_);
   }
   void publish(const std::string& body) override {
-    nats_check(natsConnection_Publish(pub_, kTopic, body.data(), static_cast<int>(body.size())),
+    const std::string& w = wire_.of(body);
+    nats_check(natsConnection_Publish(pub_, kTopic, w.data(), static_cast<int>(w.size())),
                "publish");
   }
   void flush() override { natsConnection_FlushTimeout(pub_, 5000); }
 
  private:
   static void on_msg(natsConnection*, natsSubscription*, natsMsg* m, void* closure) {
-    static_cast<Recorder*>(closure)->on_message(natsMsg_GetData(m),
-                                                static_cast<std::size_t>(natsMsg_GetDataLength(m)));
+    static_cast<Sink*>(closure)->deliver(natsMsg_GetData(m),
+                                         static_cast<std::size_t>(natsMsg_GetDataLength(m)));
     natsMsg_Destroy(m);
   }
+  Sink sink_;
+  Wire wire_;
   natsConnection* pub_ = nullptr;
   natsConnection* sub_conn_ = nullptr;
   natsSubscription* sub_ = nullptr;
@@ -281,7 +317,7 @@ const std::vector<std::pair<std::string, std::string>> kKafkaCommon = {
     {"batch.num.messages", "10000"},   // records per batch
     {"compression.codec", "none"},     // no compression
     {"enable.idempotence", "false"},   // librdkafka default
-    {"fetch.wait.max.ms", "10"},       // consumer long-poll bound
+    {"fetch.wait.max.ms", "1"},        // consumer long-poll bound
     {"session.timeout.ms", "6000"},    // quick group join
     {"heartbeat.interval.ms", "500"},  //
     {"log_level", "3"},                // errors only
@@ -315,16 +351,19 @@ class MockCluster {
   rd_kafka_mock_cluster_t* mc_ = nullptr;
 };
 
-std::string kafka_plugin_options() {
+// sync_commit: the plugin's commit_interval_ms 0 (a synchronous commit per message).
+std::string kafka_plugin_options(bool sync_commit) {
   std::string c = "{";
   for (const auto& [k, v] : kKafkaCommon)
     c += (c.size() > 1 ? "," : "") + ("\"" + k + "\":\"" + v + "\"");
-  return R"({"config":)" + c + R"(},"initial_offset":"earliest"})";
+  return R"({"config":)" + c + R"(},"initial_offset":"earliest")" +
+         (sync_commit ? R"(,"commit_interval_ms":0})" : "}");
 }
 
 class KafkaSystem final : public System {
  public:
-  KafkaSystem(const std::string& bootstrap, Recorder& rec) : rec_(rec) {
+  KafkaSystem(const std::string& bootstrap, Recorder& rec, bool envelope)
+      : sink_{rec, envelope, {}}, wire_(envelope) {
     char err[512];
     // Producer with a delivery-report thread, as the plugin has.
     rd_kafka_conf_t* pc = conf(bootstrap);
@@ -355,7 +394,7 @@ class KafkaSystem final : public System {
         rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, 100);
         if (!m) continue;
         if (!m->err) {
-          rec_.on_message(static_cast<const char*>(m->payload), m->len);
+          sink_.deliver(static_cast<const char*>(m->payload), m->len);
           rd_kafka_offset_store(m->rkt, m->partition, m->offset);  // offset + 1 after handling
         }
         rd_kafka_message_destroy(m);
@@ -372,9 +411,10 @@ class KafkaSystem final : public System {
     rd_kafka_destroy(producer_);
   }
   void publish(const std::string& body) override {
+    const std::string& w = wire_.of(body);
     auto e = rd_kafka_producev(
         producer_, RD_KAFKA_V_TOPIC(kTopic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_VALUE(const_cast<char*>(body.data()), body.size()), RD_KAFKA_V_END);
+        RD_KAFKA_V_VALUE(const_cast<char*>(w.data()), w.size()), RD_KAFKA_V_END);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) die(rd_kafka_err2str(e));
   }
 
@@ -397,7 +437,8 @@ class KafkaSystem final : public System {
     if (m->err)
       std::fprintf(stderr, "micro-bench-pubsub: kafka delivery: %s\n", rd_kafka_err2str(m->err));
   }
-  Recorder& rec_;
+  Sink sink_;
+  Wire wire_;
   rd_kafka_t* producer_ = nullptr;
   rd_kafka_t* consumer_ = nullptr;
   std::atomic<bool> running_{false};
@@ -456,19 +497,21 @@ int run(const Args& a) {
   std::unique_ptr<MockCluster> mock;
   std::unique_ptr<System> sys;
   const std::string& s = a.system;
-  if (s == "micro-kafka" || s == "micro-kafka-client" || s == "kafka")
+  if (s == "micro-kafka" || s == "micro-kafka-synccommit" || s == "micro-kafka-client" ||
+      s == "kafka" || s == "kafka-envelope")
     mock = std::make_unique<MockCluster>(a.partitions);
   if (s == "micro-nats" || s == "micro-nats-client")
     sys = std::make_unique<MicroSystem>(micro_config("nats", a.nats_url, "{}"), true,
                                         s == "micro-nats-client", rec);
-  else if (s == "nats")
-    sys = std::make_unique<NatsSystem>(a.nats_url, rec);
-  else if (s == "micro-kafka" || s == "micro-kafka-client")
+  else if (s == "nats" || s == "nats-envelope")
+    sys = std::make_unique<NatsSystem>(a.nats_url, rec, s == "nats-envelope");
+  else if (s == "micro-kafka" || s == "micro-kafka-synccommit" || s == "micro-kafka-client")
     sys = std::make_unique<MicroSystem>(
-        micro_config("kafka", mock->bootstrap(), kafka_plugin_options()), true,
-        s == "micro-kafka-client", rec);
-  else if (s == "kafka")
-    sys = std::make_unique<KafkaSystem>(mock->bootstrap(), rec);
+        micro_config("kafka", mock->bootstrap(),
+                     kafka_plugin_options(s == "micro-kafka-synccommit")),
+        true, s == "micro-kafka-client", rec);
+  else if (s == "kafka" || s == "kafka-envelope")
+    sys = std::make_unique<KafkaSystem>(mock->bootstrap(), rec, s == "kafka-envelope");
   else if (s == "micro-http")
     sys = std::make_unique<MicroSystem>(micro_config("http", "", "{}"), false, false, rec);
   else if (s == "micro-memory")

@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # Pub/sub benchmark: micro-cpp's broker plugins vs the bare client libraries, one run.
 #   bench/pubsub/run.sh [BUILD_DIR]        (default ./build; builds nothing)
-# Env: N (default 20000) messages in the throughput pass, LAT_N (default 1000) in the latency
-# pass, SIZE (default 128) bytes per message body, WINDOW (default 1000) messages in flight in
-# the throughput pass (the latency pass uses 1), SYSTEMS (default: all) to pick rows.
+# Env: N (default 200000) messages in the throughput pass, LAT_N (default 1000) in the latency
+# pass, SIZE (default 128) bytes per message body, WINDOW (default 10000) messages in flight in
+# the throughput pass (the latency pass uses 1), REPEAT (default 1) runs of each system per
+# pass (the tables show the median), SYSTEMS (default: all) to pick rows.
 # nats-server is started on a free 127.0.0.1 port and killed on exit; Kafka runs against
-# librdkafka's mock cluster inside each bench process.
+# librdkafka's mock cluster inside each bench process. Every bench process is bounded (60 s).
 set -euo pipefail
 
 BUILD=${1:-./build}
 BIN=$BUILD/bin/micro-bench-pubsub
-N=${N:-20000}
+N=${N:-200000}
 LAT_N=${LAT_N:-1000}
 SIZE=${SIZE:-128}
-WINDOW=${WINDOW:-1000}
-SYSTEMS=${SYSTEMS:-"micro-nats nats micro-nats-client micro-kafka kafka micro-kafka-client micro-memory micro-http"}
+WINDOW=${WINDOW:-10000}
+REPEAT=${REPEAT:-1}
+SYSTEMS=${SYSTEMS:-"micro-nats nats micro-nats-client nats-envelope micro-kafka kafka micro-kafka-client kafka-envelope micro-memory micro-http"}
 NATS_SERVER=${NATS_SERVER:-/usr/sbin/nats-server}
 
 [[ -x $BIN ]] || { echo "run.sh: $BIN is missing; build micro-bench-pubsub first" >&2; exit 2; }
@@ -45,49 +47,84 @@ done
 
 RESULTS=$TMP/results
 : >"$RESULTS"
-echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC'); load:$(uptime | sed 's/.*load average://'); N=$N LAT_N=$LAT_N SIZE=$SIZE WINDOW=$WINDOW" >&2
+echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC'); load average:$(uptime | sed 's/.*load average://');" \
+  "N=$N LAT_N=$LAT_N SIZE=$SIZE WINDOW=$WINDOW REPEAT=$REPEAT" >&2
 
 # bench PASS N WINDOW SYSTEM: one process per system, bounded by timeout(1).
 bench() {
-  local pass=$1 n=$2 window=$3 sys=$4 line
-  if line=$(timeout 60 "$BIN" --system "$sys" -n "$n" --size "$SIZE" --window "$window" \
-              --nats "nats://127.0.0.1:$PORT" 2>"$TMP/$sys.$pass.err"); then
+  local pass=$1 n=$2 window=$3 sys=$4 line rc=0
+  line=$(timeout 60 "$BIN" --system "$sys" -n "$n" --size "$SIZE" --window "$window" \
+           --nats "nats://127.0.0.1:$PORT" 2>"$TMP/$sys.$pass.err") || rc=$?
+  if [[ $rc == 0 && -n $line ]]; then
     echo "$line" >&2
     echo "{\"pass\":\"$pass\",\"r\":$line}" >>"$RESULTS"
   else
-    echo "run.sh: $sys ($pass) failed:" >&2
+    echo "run.sh: $sys ($pass) failed with status $rc" >&2
     tail -5 "$TMP/$sys.$pass.err" >&2
   fi
 }
 
-for sys in $SYSTEMS; do bench throughput "$N" "$WINDOW" "$sys"; done
-for sys in $SYSTEMS; do bench latency "$LAT_N" 1 "$sys"; done
+for _ in $(seq 1 "$REPEAT"); do
+  for sys in $SYSTEMS; do bench throughput "$N" "$WINDOW" "$sys"; done
+done
+for _ in $(seq 1 "$REPEAT"); do
+  for sys in $SYSTEMS; do bench latency "$LAT_N" 1 "$sys"; done
+done
+ENVELOPE=$(timeout 60 "$BIN" --system envelope -n 200000 --size "$SIZE" || true)
+echo "$ENVELOPE" >&2
+echo "# done $(date -u '+%H:%M:%S UTC'); load average:$(uptime | sed 's/.*load average://')" >&2
 
-python3 - "$RESULTS" <<'EOF'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-print("| pass | system | messages | bytes | window | msgs/s | p50 ms | p99 ms | max ms | lost | dup |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+python3 - "$RESULTS" "$ENVELOPE" <<'EOF'
+import json, statistics, sys
+groups = {}
+order = []
+for l in open(sys.argv[1]):
+    if not l.strip():
+        continue
+    x = json.loads(l)
+    key = (x["pass"], x["r"]["system"])
+    if key not in groups:
+        order.append(key)
+    groups.setdefault(key, []).append(x["r"])
+med = lambda rs, f: statistics.median(f(r) for r in rs)
 by = {}
-for x in rows:
-    r = x["r"]; l = r["latency_ms"]
-    by[(x["pass"], r["system"])] = r
-    print(f"| {x['pass']} | {r['system']} | {r['messages']} | {r['bytes']} | {r['window']} | "
-          f"{r['msgs_per_s']:.0f} | {l['p50']:.3f} | {l['p99']:.3f} | {l['max']:.3f} | "
-          f"{r['lost']} | {r['duplicates']} |")
+print("| pass | system | runs | messages | bytes | window | msgs/s | p50 ms | p99 ms | max ms | lost | dup |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for key in order:
+    rs = groups[key]
+    r = rs[0]
+    m = {"msgs_per_s": med(rs, lambda r: r["msgs_per_s"]),
+         "p50": med(rs, lambda r: r["latency_ms"]["p50"]),
+         "p99": med(rs, lambda r: r["latency_ms"]["p99"]),
+         "max": max(r["latency_ms"]["max"] for r in rs),
+         "lost": sum(r["lost"] for r in rs), "dup": sum(r["duplicates"] for r in rs)}
+    by[key] = m
+    print(f"| {key[0]} | {key[1]} | {len(rs)} | {r['messages']} | {r['bytes']} | {r['window']} | "
+          f"{m['msgs_per_s']:.0f} | {m['p50']:.3f} | {m['p99']:.3f} | {m['max']:.3f} | "
+          f"{m['lost']} | {m['dup']} |")
 print()
-print("| ratio (micro / bare) | throughput pass msgs/s | throughput pass p99 | latency pass p50 | latency pass p99 |")
+print("| ratio (x / bare) | throughput pass msgs/s | throughput pass p99 | latency pass p50 | latency pass p99 |")
 print("|---|---:|---:|---:|---:|")
-def ratio(pas, a, b, f):
+def ratio(pas, a, b, k):
     ra, rb = by.get((pas, a)), by.get((pas, b))
-    if not ra or not rb: return "n/a"
-    va, vb = f(ra), f(rb)
-    return f"{va / vb:.2f}" if vb else "n/a"
-for micro, bare in [("micro-nats", "nats"), ("micro-nats-client", "nats"),
-                    ("micro-kafka", "kafka"), ("micro-kafka-client", "kafka")]:
-    if ("throughput", micro) not in by and ("latency", micro) not in by: continue
-    print(f"| {micro} / {bare} | {ratio('throughput', micro, bare, lambda r: r['msgs_per_s'])} | "
-          f"{ratio('throughput', micro, bare, lambda r: r['latency_ms']['p99'])} | "
-          f"{ratio('latency', micro, bare, lambda r: r['latency_ms']['p50'])} | "
-          f"{ratio('latency', micro, bare, lambda r: r['latency_ms']['p99'])} |")
+    if not ra or not rb or not rb[k]:
+        return "n/a"
+    return f"{ra[k] / rb[k]:.2f}"
+for x, bare in [("micro-nats", "nats"), ("micro-nats-client", "nats"), ("nats-envelope", "nats"),
+                ("micro-kafka", "kafka"), ("micro-kafka-client", "kafka"),
+                ("kafka-envelope", "kafka")]:
+    if ("throughput", x) not in by and ("latency", x) not in by:
+        continue
+    print(f"| {x} / {bare} | {ratio('throughput', x, bare, 'msgs_per_s')} | "
+          f"{ratio('throughput', x, bare, 'p99')} | {ratio('latency', x, bare, 'p50')} | "
+          f"{ratio('latency', x, bare, 'p99')} |")
+try:
+    e = json.loads(sys.argv[2])
+    print()
+    print(f"Envelope codec alone, {e['bytes']}-byte body ({e['envelope_bytes']}-byte envelope), "
+          f"ns per message: core to_envelope {e['core_encode_ns']:.0f}, from_envelope "
+          f"{e['core_decode_ns']:.0f}; sketch {e['sketch_encode_ns']:.0f} / "
+          f"{e['sketch_decode_ns']:.0f} (same result: {str(e['sketch_same_result']).lower()})")
+except (ValueError, KeyError):
+    pass
 EOF
