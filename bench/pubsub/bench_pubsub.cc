@@ -378,6 +378,7 @@ class KafkaSystem final : public System {
     set(cc, "auto.offset.reset", "earliest");
     set(cc, "enable.auto.commit", "true");
     set(cc, "enable.auto.offset.store", "false");
+    set(cc, "auto.commit.interval.ms", "1000");  // the plugin's commit_interval_ms default
     consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, sizeof err);
     if (!consumer_) die(err);
     rd_kafka_poll_set_consumer(consumer_);
