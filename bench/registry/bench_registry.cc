@@ -615,6 +615,47 @@ void view_shape(int services, int per, const std::string& etcd) {
     s->stop();
   }
 
+  {  // Churn: new nodes of one cached service, each a watch event the cache applies.
+    micro::RegistryCache cache(mem_rt.registry);
+    const Service& s0 = svcs[0];
+    sink += cache.get_service(s0.name)->size();  // cached, watch open
+    const int events = 200;
+    const auto t0 = SteadyClock::now();
+    for (int e = 0; e < events; ++e) {
+      const Service one{
+          s0.name,
+          s0.version,
+          s0.metadata,
+          s0.endpoints,
+          {micro::registry::Node{s0.name + "-churn-" + std::to_string(e), "127.0.0.1:1", {}}}};
+      mem_rt.registry->register_service(one, {});
+    }
+    out["churn_register_us_per_event"] =
+        std::round(ms_since(t0, SteadyClock::now()) * 1000 / events * 10) / 10;
+    const auto want = size_t(per + events);
+    const auto deadline = t0 + std::chrono::seconds(60);
+    bool done = false;
+    while (!done && SteadyClock::now() < deadline) {
+      done = cache.get_service(s0.name)->front().nodes.size() == want;
+      if (!done) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    if (done) {
+      out["cache_apply_us_per_event"] =
+          std::round(ms_since(t0, SteadyClock::now()) * 1000 / events * 10) / 10;
+    } else {
+      out["cache_apply_us_per_event"] = nullptr;
+    }
+    cache.stop();
+    for (int e = 0; e < events; ++e) {
+      mem_rt.registry->deregister(
+          Service{s0.name,
+                  s0.version,
+                  {},
+                  {},
+                  {micro::registry::Node{s0.name + "-churn-" + std::to_string(e), "", {}}}});
+    }
+  }
+
   if (!etcd.empty()) {
     RegistryRuntime ert("etcd", {etcd});
     // Put the nodes (no TTL: no lease, no keeper) from 4 threads.

@@ -84,10 +84,10 @@ jq -r 'select(.mode=="watch-latency") | if .skipped then "| \(.registry) | skipp
 echo
 echo "### View of ${NODES} nodes: memory (heap bytes per node, mallinfo2 delta) and lookup cost"
 echo
-echo "| shape | registry-memory store B/node | RegistryCache view B/node | cache get_service ns | roundrobin selector B/node | roundrobin select+next ns | random selector B/node | random select+next ns | registry-memory get_service ms |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| shape | registry-memory store B/node | RegistryCache view B/node | cache get_service ns | roundrobin selector B/node | roundrobin select+next ns | random selector B/node | random select+next ns | registry-memory get_service ms | 200 new nodes: register us/node | cache caught up, us/event |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 jq -r 'def ms: (. / 1e6 * 1000 | round) / 1000;
-  select(.mode=="view") | "| \(.shape) | \(.registry_memory_store.heap_bytes_per_node) | \(.cache_view.heap_bytes_per_node) | \(.cache_get_service_ns) | \(.selector_roundrobin.heap_bytes_per_node) | \(.selector_roundrobin.select_next_ns) | \(.selector_random.heap_bytes_per_node) | \(.selector_random.select_next_ns) | \(.registry_memory_get_service_ns | ms) |"' "$OUT"
+  select(.mode=="view") | "| \(.shape) | \(.registry_memory_store.heap_bytes_per_node) | \(.cache_view.heap_bytes_per_node) | \(.cache_get_service_ns) | \(.selector_roundrobin.heap_bytes_per_node) | \(.selector_roundrobin.select_next_ns) | \(.selector_random.heap_bytes_per_node) | \(.selector_random.select_next_ns) | \(.registry_memory_get_service_ns | ms) | \(.churn_register_us_per_event) | \(.cache_apply_us_per_event) |"' "$OUT"
 echo
 echo "### The same view in etcd (registry-etcd)"
 echo
