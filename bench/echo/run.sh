@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Echo benchmark: micro-cpp (transport-http) vs gRPC C++ vs bare Boost.Beast, unary, one machine.
+# Echo benchmark: micro-cpp (transport-http and transport-zmq) vs gRPC C++ vs bare Boost.Beast
+# and bare ZeroMQ, unary, one machine.
 #   bench/echo/run.sh [BUILD_DIR]        (default ./build; builds nothing)
 # Env: N1 (default 5000) requests at c=1, N64 (default 50000) at c=64, PAYLOAD (default 64) bytes.
 # All traffic on 127.0.0.1; every server started here is killed on exit.
@@ -16,6 +17,8 @@ for b in micro micro-bench-echo-server beast-echo-server beast-echo-client; do
 done
 HAVE_GRPC=1
 [[ -x $BIN/grpc-echo-server && -x $BIN/grpc-echo-client ]] || { HAVE_GRPC=0; echo "run.sh: gRPC binaries missing; skipping gRPC" >&2; }
+HAVE_ZMQ=1
+[[ -x $BIN/zmq-echo-server && -x $BIN/zmq-echo-client && -x $BIN/micro-echo-client ]] || { HAVE_ZMQ=0; echo "run.sh: zmq-echo-server/client or micro-echo-client missing; skipping micro-zmq and zmq" >&2; }
 
 TMP=$(mktemp -d)
 PIDS=()
@@ -67,6 +70,25 @@ for c in 1 64; do
 done
 kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 
+# --- micro-cpp over transport-zmq ----------------------------------------------------------------
+# The same server with MICRO_TRANSPORT=zmq; the load generator keeps its default transport (http)
+# and reaches the node through the transport the node advertises ("transport": "zmq" metadata).
+if [[ $HAVE_ZMQ == 1 ]]; then
+  PORT=$(free_port)
+  MICRO_REGISTRY_ADDRESS=$TMP/registry-zmq MICRO_TRANSPORT=zmq MICRO_SERVER_ADDRESS=127.0.0.1:$PORT \
+    "$BIN/micro-bench-echo-server" >"$TMP/micro-zmq.log" 2>&1 &
+  PIDS+=($!)
+  export MICRO_REGISTRY_ADDRESS=$TMP/registry-zmq
+  wait_up micro-bench-echo-server-zmq "$BIN/micro" call echo Echo.Echo "$BODY" --timeout 2s
+  for c in 1 64; do
+    n=$([[ $c == 1 ]] && echo "$N1" || echo "$N64")
+    out=$("$BIN/micro-echo-client" --address echo -n "$n" -c "$c" --payload-size "$PAYLOAD") || true
+    record micro-zmq "$c" "$(echo "$out" | tail -n 1)"
+  done
+  export MICRO_REGISTRY_ADDRESS=$TMP/registry
+  kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+fi
+
 # --- gRPC C++ -----------------------------------------------------------------------------------
 if [[ $HAVE_GRPC == 1 ]]; then
   PORT=$(free_port)
@@ -93,6 +115,20 @@ for c in 1 64; do
 done
 kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 
+# --- bare ZeroMQ (ROUTER server, one DEALER per client thread) ---------------------------------
+if [[ $HAVE_ZMQ == 1 ]]; then
+  PORT=$(free_port)
+  "$BIN/zmq-echo-server" 127.0.0.1 "$PORT" >"$TMP/zmq.log" 2>&1 &
+  PIDS+=($!)
+  wait_up zmq-echo-server "$BIN/zmq-echo-client" --address "127.0.0.1:$PORT" -n 1 -c 1
+  for c in 1 64; do
+    n=$([[ $c == 1 ]] && echo "$N1" || echo "$N64")
+    out=$("$BIN/zmq-echo-client" --address "127.0.0.1:$PORT" -n "$n" -c "$c" --payload-size "$PAYLOAD") || true
+    record zmq "$c" "$(echo "$out" | tail -n 1)"
+  done
+  kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+fi
+
 # --- table --------------------------------------------------------------------------------------
 python3 - "$RESULTS" <<'PY'
 import json, sys
@@ -103,7 +139,8 @@ for line in open(sys.argv[1]):
         rows[(sysname, int(c))] = json.loads(js)
     except ValueError:
         rows[(sysname, int(c))] = None
-names = [s for s in ("micro", "micro-pb", "grpc", "beast") if any(k[0] == s for k in rows)]
+names = [s for s in ("micro", "micro-pb", "micro-zmq", "grpc", "beast", "zmq")
+         if any(k[0] == s for k in rows)]
 print("| system | calls in flight | requests | errors | QPS | p50 ms | p90 ms | p99 ms | max ms |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for c in (1, 64):
@@ -121,10 +158,13 @@ def ratio(a, b, c, f):
     if not ra or not rb: return "n/a"
     x, y = f(ra), f(rb)
     return f"{x / y:.2f}" if y else "n/a"
-for mine in [s for s in ("micro", "micro-pb") if s in names]:
-    for other in [s for s in names if s in ("grpc", "beast")]:
+pairs = {"micro": ("grpc", "beast"), "micro-pb": ("grpc", "beast"),
+         "micro-zmq": ("grpc", "zmq", "micro-pb")}
+for mine in [s for s in ("micro", "micro-pb", "micro-zmq") if s in names]:
+    others = [s for s in pairs[mine] if s in names]
+    for other in others:
         print(f"| {mine}/{other} QPS | {ratio(mine, other, 1, lambda r: r['qps'])} | {ratio(mine, other, 64, lambda r: r['qps'])} |")
-    for other in [s for s in names if s in ("grpc", "beast")]:
+    for other in others:
         for p in ("p50", "p99"):
             print(f"| {mine}/{other} {p} | {ratio(mine, other, 1, lambda r: r['latency_ms'][p])} | {ratio(mine, other, 64, lambda r: r['latency_ms'][p])} |")
 PY

@@ -12,21 +12,28 @@ int64_t now_ms() {
 }
 
 bool Inbox::push(transport::Message m) {
-  std::lock_guard lock(mu_);
-  if (failed_ || q_.size() >= limit_) return false;
-  q_.push_back(std::move(m));
+  {
+    std::lock_guard lock(mu_);
+    if (failed_ || q_.size() >= limit_) return false;
+    q_.push_back(std::move(m));
+  }
   last_activity = now_ms();
-  cv_.notify_all();
+  // Notified after the unlock: a waiter woken under the lock would block on it at once and
+  // need a second wake-up (this runs on the connection's I/O thread, for every message).
+  // One waiter: a channel's recv() is called by one thread at a time.
+  cv_.notify_one();
   return true;
 }
 
 void Inbox::fail(Errc errc, std::string why, bool discard) {
-  std::lock_guard lock(mu_);
-  if (discard) q_.clear();
-  if (failed_) return;
-  failed_ = true;
-  errc_ = errc;
-  why_ = std::move(why);
+  {
+    std::lock_guard lock(mu_);
+    if (discard) q_.clear();
+    if (failed_) return;
+    failed_ = true;
+    errc_ = errc;
+    why_ = std::move(why);
+  }
   cv_.notify_all();
 }
 
@@ -67,7 +74,14 @@ void Outbox::wake() noexcept {
   [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
 }
 
+// Only the push that makes the queue non-empty writes the eventfd. Every read of the eventfd
+// is followed by a take() that empties the queue under the lock, so an item pushed onto a
+// non-empty queue is taken by the take() that follows the wake-up of the item before it, and
+// an item pushed onto an empty queue writes a wake-up that stays until the next read. The
+// pushes in between cost no system call.
 void Outbox::push(OutItem item) {
+  item.queued_ms = now_ms();
+  bool first;
   {
     std::lock_guard lock(mu_);
     if (shut_) throw Error(Errc::closed, "zmq: connection closed");
@@ -75,26 +89,30 @@ void Outbox::push(OutItem item) {
       throw Error(Errc::unavailable,
                   "zmq: send queue full (" + std::to_string(limit_) + " messages waiting, sndhwm)");
     ++pending_;
-    item.queued_ms = now_ms();
+    first = q_.empty();
     q_.push_back(std::move(item));
   }
-  wake();
+  if (first) wake();
 }
 
 void Outbox::push_control(OutItem item) noexcept {
+  item.close = true;
+  item.queued_ms = now_ms();
+  bool first;
   {
     std::lock_guard lock(mu_);
     if (shut_) return;
-    item.close = true;
-    item.queued_ms = now_ms();
+    first = q_.empty();
     q_.push_back(std::move(item));
   }
-  wake();
+  if (first) wake();
 }
 
-void Outbox::take(std::deque<OutItem>& out) {
-  uint64_t v;
-  [[maybe_unused]] auto n = ::read(fd_, &v, sizeof v);
+void Outbox::take(std::deque<OutItem>& out, bool signalled) {
+  if (signalled) {
+    uint64_t v;
+    [[maybe_unused]] auto n = ::read(fd_, &v, sizeof v);
+  }
   std::lock_guard lock(mu_);
   while (!q_.empty()) {
     out.push_back(std::move(q_.front()));

@@ -69,8 +69,9 @@ class Outbox {
   void push(OutItem item);
   /// Queues a close control; never throws, never refused (dropped only after shut()).
   void push_control(OutItem item) noexcept;
-  /// Moves everything queued to out (appending); clears the eventfd.
-  void take(std::deque<OutItem>& out);
+  /// Moves everything queued to out (appending). Clears the eventfd first when signalled (the
+  /// I/O thread's poll saw it readable): a wake-up written later stays for the next poll.
+  void take(std::deque<OutItem>& out, bool signalled = true);
   /// Refuses further items and wakes the I/O thread.
   void shut() noexcept;
   bool is_shut() const;

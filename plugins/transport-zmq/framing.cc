@@ -6,7 +6,9 @@ namespace micro::plugins::zmqt {
 
 namespace {
 void put_u32(std::string& out, uint32_t v) {
-  for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<char>((v >> s) & 0xff));
+  const char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
+                     static_cast<char>(v >> 8), static_cast<char>(v)};
+  out.append(b, 4);
 }
 bool get_u32(std::string_view& in, uint32_t& v) {
   if (in.size() < 4) return false;
@@ -41,7 +43,10 @@ std::optional<uint64_t> decode_channel(std::string_view frame) {
 }
 
 std::string encode_header(const Metadata& h) {
+  size_t size = 4;
+  for (const auto& [k, v] : h) size += 8 + k.size() + v.size();
   std::string out;
+  out.reserve(size);
   put_u32(out, static_cast<uint32_t>(h.size()));
   for (const auto& [k, v] : h) {
     put_u32(out, static_cast<uint32_t>(k.size()));
@@ -59,7 +64,8 @@ bool decode_header(std::string_view in, Metadata& h) {
   for (uint32_t i = 0; i < n; ++i) {
     std::string k, v;
     if (!get_str(in, k) || !get_str(in, v) || k.empty()) return false;
-    h.insert_or_assign(std::move(k), std::move(v));
+    // Encoders write the map in order: the end() hint makes each insert O(1).
+    h.insert_or_assign(h.end(), std::move(k), std::move(v));
   }
   return in.empty();
 }

@@ -296,7 +296,17 @@ void Dealer::run() {
         on_event(id);
       }
       // 3. Outgoing messages.
-      out_->take(held);
+      out_->take(held, (items[2].revents & ZMQ_POLLIN) != 0);
+      bool connected;
+      {
+        std::lock_guard lock(mu_);
+        connected = connected_;
+      }
+      auto inbox = [&](uint64_t id) {
+        std::lock_guard lock(mu_);
+        auto c = chans_.find(id);
+        return c == chans_.end() ? nullptr : c->second;
+      };
       while (!held.empty()) {
         OutItem& it = held.front();
         const std::string ch = encode_channel(it.channel);
@@ -307,16 +317,8 @@ void Dealer::run() {
           held.pop_front();
           continue;
         }
-        std::shared_ptr<Inbox> in;
-        bool connected;
-        {
-          std::lock_guard lock(mu_);
-          auto c = chans_.find(it.channel);
-          if (c != chans_.end()) in = c->second;
-          connected = connected_;
-        }
         if (!connected) {
-          if (in) in->fail(Errc::closed, "zmq: not connected to " + addr_);
+          if (auto in = inbox(it.channel)) in->fail(Errc::closed, "zmq: not connected to " + addr_);
           held.pop_front();
           out_->done(1);
           continue;
@@ -329,7 +331,7 @@ void Dealer::run() {
           continue;
         }
         if (now_ms() - it.queued_ms > opts_.send_timeout.count()) {
-          if (in)
+          if (auto in = inbox(it.channel))
             in->fail(Errc::unavailable, "zmq: send queue full: " + addr_ + " has not read for " +
                                             std::to_string(opts_.send_timeout.count()) + "ms");
           held.pop_front();

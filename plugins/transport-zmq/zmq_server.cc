@@ -314,11 +314,11 @@ void Router::flush(std::deque<OutItem>& held, bool final) {
       continue;
     }
     const Key key{it.peer, it.channel};
-    std::shared_ptr<Inbox> in;
-    {
+    auto inbox = [&]() -> std::shared_ptr<Inbox> {  // only needed when the send fails
       std::lock_guard lock(mu_);
-      if (auto c = chans_.find(key); c != chans_.end()) in = c->second.in;
-    }
+      auto c = chans_.find(key);
+      return c == chans_.end() ? nullptr : c->second.in;
+    };
     // Sent even when the channel was closed here meanwhile: what was sent before close() goes out.
     const std::string ch = encode_channel(it.channel);
     bool sent = false;
@@ -333,7 +333,7 @@ void Router::flush(std::deque<OutItem>& held, bool final) {
     } catch (const zmq::error_t& e) {
       log::debug(kLog, "reply on channel " + std::to_string(it.channel) + " not sent: " + e.what());
       if (e.num() != EHOSTUNREACH && !final) throw;
-      if (in) in->fail(Errc::closed, "zmq: the client is gone");
+      if (auto in = inbox()) in->fail(Errc::closed, "zmq: the client is gone");
       {
         std::lock_guard lock(mu_);
         chans_.erase(key);
@@ -343,7 +343,8 @@ void Router::flush(std::deque<OutItem>& held, bool final) {
       continue;
     }
     if (sent || final || now_ms() - it.queued_ms > opts_.send_timeout.count()) {
-      if (!sent && !final && in) {
+      auto in = !sent && !final ? inbox() : nullptr;
+      if (in) {
         in->fail(Errc::unavailable, "zmq: send queue full: the client has not read for " +
                                         std::to_string(opts_.send_timeout.count()) + "ms");
         close_channel(key);
@@ -390,7 +391,7 @@ void Router::run() {
         if (n == 0) break;
         on_message(frames, n);
       }
-      out_->take(held);
+      out_->take(held, (items[1].revents & ZMQ_POLLIN) != 0);
       flush(held, false);
       sweep_idle();
     } catch (const zmq::error_t& e) {
