@@ -115,7 +115,7 @@ for c in 1 64; do
 done
 kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 
-# --- bare ZeroMQ (ROUTER server, one DEALER per client thread) ---------------------------------
+# --- bare ZeroMQ (ROUTER server; one DEALER per client thread, or one async DEALER) ------------
 if [[ $HAVE_ZMQ == 1 ]]; then
   PORT=$(free_port)
   "$BIN/zmq-echo-server" 127.0.0.1 "$PORT" >"$TMP/zmq.log" 2>&1 &
@@ -125,6 +125,10 @@ if [[ $HAVE_ZMQ == 1 ]]; then
     n=$([[ $c == 1 ]] && echo "$N1" || echo "$N64")
     out=$("$BIN/zmq-echo-client" --address "127.0.0.1:$PORT" -n "$n" -c "$c" --payload-size "$PAYLOAD") || true
     record zmq "$c" "$(echo "$out" | tail -n 1)"
+    # Same server, one client thread and one DEALER keeping C calls in flight (the wire pattern
+    # of transport-zmq without threads in between): the ceiling, not the like-for-like baseline.
+    out=$("$BIN/zmq-echo-client" --async --address "127.0.0.1:$PORT" -n "$n" -c "$c" --payload-size "$PAYLOAD") || true
+    record zmq-async "$c" "$(echo "$out" | tail -n 1)"
   done
   kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 fi
@@ -139,7 +143,7 @@ for line in open(sys.argv[1]):
         rows[(sysname, int(c))] = json.loads(js)
     except ValueError:
         rows[(sysname, int(c))] = None
-names = [s for s in ("micro", "micro-pb", "micro-zmq", "grpc", "beast", "zmq")
+names = [s for s in ("micro", "micro-pb", "micro-zmq", "grpc", "beast", "zmq", "zmq-async")
          if any(k[0] == s for k in rows)]
 print("| system | calls in flight | requests | errors | QPS | p50 ms | p90 ms | p99 ms | max ms |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -159,7 +163,7 @@ def ratio(a, b, c, f):
     x, y = f(ra), f(rb)
     return f"{x / y:.2f}" if y else "n/a"
 pairs = {"micro": ("grpc", "beast"), "micro-pb": ("grpc", "beast"),
-         "micro-zmq": ("grpc", "zmq", "micro-pb")}
+         "micro-zmq": ("grpc", "zmq", "zmq-async", "micro-pb")}
 for mine in [s for s in ("micro", "micro-pb", "micro-zmq") if s in names]:
     others = [s for s in pairs[mine] if s in names]
     for other in others:

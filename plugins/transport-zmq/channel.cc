@@ -11,7 +11,7 @@ int64_t now_ms() {
       .count();
 }
 
-bool Inbox::push(transport::Message m) {
+bool Inbox::push(transport::Message m, bool notify) {
   {
     std::lock_guard lock(mu_);
     if (failed_ || q_.size() >= limit_) return false;
@@ -21,7 +21,7 @@ bool Inbox::push(transport::Message m) {
   // Notified after the unlock: a waiter woken under the lock would block on it at once and
   // need a second wake-up (this runs on the connection's I/O thread, for every message).
   // One waiter: a channel's recv() is called by one thread at a time.
-  cv_.notify_one();
+  if (notify) cv_.notify_one();
   return true;
 }
 

@@ -25,7 +25,11 @@ class Inbox {
  public:
   explicit Inbox(size_t limit) : limit_(limit) {}
   /// Queues a message; false when the inbox holds `limit` messages already or is failed.
-  bool push(transport::Message m);
+  /// With notify false the reader is not woken: the caller calls notify() later (the I/O
+  /// threads route a whole batch of messages first, then wake the readers).
+  bool push(transport::Message m, bool notify = true);
+  /// Wakes the reader.
+  void notify() { cv_.notify_one(); }
   /// Fails the channel: recv() returns what is queued (unless discard) and then throws
   /// Error{errc, why}. The first failure wins.
   void fail(Errc errc, std::string why, bool discard = false);

@@ -240,7 +240,9 @@ void Dealer::on_message(std::vector<zmq::message_t>& frames, size_t n) {
     return;
   }
   m.body = frames[2].to_string();
-  if (!in->push(std::move(m))) {
+  if (in->push(std::move(m), false)) {
+    to_wake_.push_back(std::move(in));
+  } else {
     in->fail(Errc::unavailable,
              "zmq: receive queue full (rcvhwm " + std::to_string(opts_.rcvhwm) + ")");
     close_channel(*chan);
@@ -248,6 +250,15 @@ void Dealer::on_message(std::vector<zmq::message_t>& frames, size_t n) {
 }
 
 void Dealer::drain(std::vector<zmq::message_t>& frames) {
+  // Every message of the batch is routed before any reader is woken: a woken reader would
+  // often preempt this thread in the middle of the batch.
+  struct Wake {
+    std::vector<std::shared_ptr<Inbox>>& v;
+    ~Wake() {
+      for (auto& in : v) in->notify();
+      v.clear();
+    }
+  } wake{to_wake_};
   for (int budget = 0; budget < 1024; ++budget) {
     size_t n = 0;
     bool more = true;

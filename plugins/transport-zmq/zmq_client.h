@@ -58,6 +58,7 @@ class Dealer : public std::enable_shared_from_this<Dealer> {
   zmq::socket_t monitor_;
   std::shared_ptr<Outbox> out_;
   std::thread thread_;
+  std::vector<std::shared_ptr<Inbox>> to_wake_;  // I/O thread: readers to wake after a drain
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -245,7 +245,9 @@ void Router::on_message(std::vector<zmq::message_t>& frames, size_t n) {
   }
   m.body = frames[3].to_string();
   if (in) {
-    if (!in->push(std::move(m))) {
+    if (in->push(std::move(m), false)) {
+      to_wake_.push_back(std::move(in));
+    } else {
       in->fail(Errc::unavailable,
                "zmq: receive queue full (rcvhwm " + std::to_string(opts_.rcvhwm) + ")");
       {
@@ -379,17 +381,28 @@ void Router::run() {
       break;
     }
     try {
-      for (int budget = 0; budget < 1024; ++budget) {
-        size_t n = 0;
-        bool more = true;
-        while (more) {
-          zmq::message_t& f = frames[std::min<size_t>(n, 4)];
-          if (!sock_.recv(f, n == 0 ? zmq::recv_flags::dontwait : zmq::recv_flags::none)) break;
-          more = f.more();
-          ++n;
+      {
+        // Every message of the batch is routed before any handler is woken: a woken handler
+        // would often preempt this thread in the middle of the batch.
+        struct Wake {
+          std::vector<std::shared_ptr<Inbox>>& v;
+          ~Wake() {
+            for (auto& in : v) in->notify();
+            v.clear();
+          }
+        } wake{to_wake_};
+        for (int budget = 0; budget < 1024; ++budget) {
+          size_t n = 0;
+          bool more = true;
+          while (more) {
+            zmq::message_t& f = frames[std::min<size_t>(n, 4)];
+            if (!sock_.recv(f, n == 0 ? zmq::recv_flags::dontwait : zmq::recv_flags::none)) break;
+            more = f.more();
+            ++n;
+          }
+          if (n == 0) break;
+          on_message(frames, n);
         }
-        if (n == 0) break;
-        on_message(frames, n);
       }
       out_->take(held, (items[1].revents & ZMQ_POLLIN) != 0);
       flush(held, false);

@@ -64,6 +64,7 @@ class Router : public std::enable_shared_from_this<Router> {
   std::string addr_;
   std::shared_ptr<Outbox> out_;
   std::thread thread_;
+  std::vector<std::shared_ptr<Inbox>> to_wake_;  // I/O thread: readers to wake after a drain
 
   std::mutex mu_;
   std::condition_variable cv_;
