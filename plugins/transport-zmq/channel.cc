@@ -74,14 +74,12 @@ void Outbox::wake() noexcept {
   [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
 }
 
-// Only the push that makes the queue non-empty writes the eventfd. Every read of the eventfd
-// is followed by a take() that empties the queue under the lock, so an item pushed onto a
-// non-empty queue is taken by the take() that follows the wake-up of the item before it, and
-// an item pushed onto an empty queue writes a wake-up that stays until the next read. The
-// pushes in between cost no system call.
+// The eventfd is written only when the I/O thread may be asleep (prepare_sleep() found the
+// queue empty) and only once until it takes the queue again; a push while it is awake costs
+// no system call, as prepare_sleep() sees the item before it sleeps. All under mu_.
 void Outbox::push(OutItem item) {
   item.queued_ms = now_ms();
-  bool first;
+  bool wake_it;
   {
     std::lock_guard lock(mu_);
     if (shut_) throw Error(Errc::closed, "zmq: connection closed");
@@ -89,23 +87,25 @@ void Outbox::push(OutItem item) {
       throw Error(Errc::unavailable,
                   "zmq: send queue full (" + std::to_string(limit_) + " messages waiting, sndhwm)");
     ++pending_;
-    first = q_.empty();
     q_.push_back(std::move(item));
+    wake_it = sleeping_ && !signalled_;
+    if (wake_it) signalled_ = true;
   }
-  if (first) wake();
+  if (wake_it) wake();
 }
 
 void Outbox::push_control(OutItem item) noexcept {
   item.close = true;
   item.queued_ms = now_ms();
-  bool first;
+  bool wake_it;
   {
     std::lock_guard lock(mu_);
     if (shut_) return;
-    first = q_.empty();
     q_.push_back(std::move(item));
+    wake_it = sleeping_ && !signalled_;
+    if (wake_it) signalled_ = true;
   }
-  if (first) wake();
+  if (wake_it) wake();
 }
 
 void Outbox::take(std::deque<OutItem>& out, bool signalled) {
@@ -114,10 +114,19 @@ void Outbox::take(std::deque<OutItem>& out, bool signalled) {
     [[maybe_unused]] auto n = ::read(fd_, &v, sizeof v);
   }
   std::lock_guard lock(mu_);
+  sleeping_ = false;
+  signalled_ = false;
   while (!q_.empty()) {
     out.push_back(std::move(q_.front()));
     q_.pop_front();
   }
+}
+
+bool Outbox::prepare_sleep() {
+  std::lock_guard lock(mu_);
+  if (!q_.empty()) return false;
+  sleeping_ = true;
+  return true;
 }
 
 void Outbox::done(size_t n) {

@@ -73,9 +73,15 @@ class Outbox {
   void push(OutItem item);
   /// Queues a close control; never throws, never refused (dropped only after shut()).
   void push_control(OutItem item) noexcept;
-  /// Moves everything queued to out (appending). Clears the eventfd first when signalled (the
-  /// I/O thread's poll saw it readable): a wake-up written later stays for the next poll.
+  /// Moves everything queued to out (appending) and marks the I/O thread awake. Clears the
+  /// eventfd first when signalled (the I/O thread's poll saw it readable): a wake-up written
+  /// later stays for the next poll.
   void take(std::deque<OutItem>& out, bool signalled = true);
+  /// Called by the I/O thread before it polls: false when items are queued already (poll
+  /// without waiting, then take()); true when the queue is empty, and from then until the
+  /// next take() the first push writes the eventfd. While the I/O thread is awake (between
+  /// take() and prepare_sleep()) pushes cost no system call: it takes them on its next turn.
+  bool prepare_sleep();
   /// Refuses further items and wakes the I/O thread.
   void shut() noexcept;
   bool is_shut() const;
@@ -92,6 +98,8 @@ class Outbox {
   size_t limit_;
   size_t pending_ = 0;  // data items queued or held by the I/O thread
   bool shut_ = false;
+  bool sleeping_ = false;   // the I/O thread may be waiting in poll
+  bool signalled_ = false;  // the eventfd was written since it went to sleep
   int fd_;
 };
 

@@ -287,7 +287,8 @@ void Dealer::run() {
         {monitor_.handle(), 0, ZMQ_POLLIN, 0},
         {nullptr, out_->fd(), ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 3, std::chrono::milliseconds(blocked ? 5 : 500));
+      const bool may_sleep = out_->prepare_sleep();  // false: messages are waiting
+      zmq::poll(items, 3, std::chrono::milliseconds(!may_sleep ? 0 : blocked ? 5 : 500));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       log::error(kLog, std::string("poll failed: ") + e.what());

@@ -373,8 +373,11 @@ void Router::run() {
                                {nullptr, out_->fd(), ZMQ_POLLIN, 0}};
     const auto idle_every = std::max<int64_t>(10, opts_.idle_timeout.count() / 4);
     try {
+      const bool may_sleep = out_->prepare_sleep();  // false: replies are waiting
       zmq::poll(items, 2,
-                std::chrono::milliseconds(blocked ? 2 : std::min<int64_t>(250, idle_every)));
+                std::chrono::milliseconds(!may_sleep ? 0
+                                          : blocked  ? 2
+                                                     : std::min<int64_t>(250, idle_every)));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       log::error(kLog, std::string("poll failed: ") + e.what());
