@@ -3,7 +3,7 @@
 // service does) or the bare client library doing the same work (libnats, librdkafka).
 //
 //   micro-bench-pubsub --system SYSTEM [-n N] [--size S] [--window W] [--nats URL]
-//                      [--timeout-ms T] [--partitions P]
+//                      [--timeout-ms T] [--partitions P] [--broker-use NAME|PATH.so] [--label L]
 //
 // SYSTEM: micro-nats, micro-nats-client, nats, nats-envelope, micro-kafka, micro-kafka-client,
 // kafka, kafka-envelope, micro-kafka-synccommit, micro-http, micro-memory; or envelope (the
@@ -50,6 +50,8 @@ constexpr const char* kTopic = "bench.pubsub";
 
 struct Args {
   std::string system;
+  std::string label;       // printed as "system" (default: the system)
+  std::string broker_use;  // micro-* rows: the broker plugin to load (default: by name)
   std::string nats_url = "nats://127.0.0.1:4222";
   uint64_t n = 20000;
   std::size_t size = 128;
@@ -502,13 +504,14 @@ int run(const Args& a) {
       s == "kafka" || s == "kafka-envelope")
     mock = std::make_unique<MockCluster>(a.partitions);
   if (s == "micro-nats" || s == "micro-nats-client")
-    sys = std::make_unique<MicroSystem>(micro_config("nats", a.nats_url, "{}"), true,
-                                        s == "micro-nats-client", rec);
+    sys = std::make_unique<MicroSystem>(
+        micro_config(a.broker_use.empty() ? "nats" : a.broker_use, a.nats_url, "{}"), true,
+        s == "micro-nats-client", rec);
   else if (s == "nats" || s == "nats-envelope")
     sys = std::make_unique<NatsSystem>(a.nats_url, rec, s == "nats-envelope");
   else if (s == "micro-kafka" || s == "micro-kafka-synccommit" || s == "micro-kafka-client")
     sys = std::make_unique<MicroSystem>(
-        micro_config("kafka", mock->bootstrap(),
+        micro_config(a.broker_use.empty() ? "kafka" : a.broker_use, mock->bootstrap(),
                      kafka_plugin_options(s == "micro-kafka-synccommit")),
         true, s == "micro-kafka-client", rec);
   else if (s == "kafka" || s == "kafka-envelope")
@@ -569,7 +572,7 @@ int run(const Args& a) {
       "{\"system\":\"%s\",\"messages\":%llu,\"bytes\":%zu,\"window\":%llu,\"seconds\":%.6f,"
       "\"msgs_per_s\":%.1f,\"latency_ms\":{\"p50\":%.4f,\"p99\":%.4f,\"max\":%.4f},"
       "\"lost\":%llu,\"duplicates\":%llu}\n",
-      s.c_str(), static_cast<unsigned long long>(a.n), body.size(),
+      (a.label.empty() ? s : a.label).c_str(), static_cast<unsigned long long>(a.n), body.size(),
       static_cast<unsigned long long>(a.window), secs, secs > 0 ? double(delivered) / secs : 0.0,
       pct(50), pct(99), lat.empty() ? 0.0 : lat.back(),
       static_cast<unsigned long long>(a.n - delivered),
@@ -590,6 +593,14 @@ bool parse(int argc, char** argv, Args& a) {
     std::string v = argv[++i];
     if (f == "--system") {
       a.system = v;
+      continue;
+    }
+    if (f == "--label") {
+      a.label = v;
+      continue;
+    }
+    if (f == "--broker-use") {
+      a.broker_use = v;
       continue;
     }
     if (f == "--nats") {
@@ -620,7 +631,8 @@ bool parse(int argc, char** argv, Args& a) {
   if (a.system.empty()) {
     std::fprintf(stderr,
                  "usage: micro-bench-pubsub --system SYSTEM [-n N] [--size BYTES] [--window W] "
-                 "[--nats URL] [--timeout-ms T] [--partitions P]\n");
+                 "[--nats URL] [--timeout-ms T] [--partitions P] [--broker-use NAME|PATH.so] "
+                 "[--label L]\n");
     return false;
   }
   return true;

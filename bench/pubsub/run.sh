@@ -4,7 +4,8 @@
 # Env: N (default 200000) messages in the throughput pass, LAT_N (default 1000) in the latency
 # pass, SIZE (default 128) bytes per message body, WINDOW (default 10000) messages in flight in
 # the throughput pass (the latency pass uses 1), REPEAT (default 1) runs of each system per
-# pass (the tables show the median), SYSTEMS (default: all) to pick rows.
+# pass (the tables show the median), SYSTEMS (default: all) to pick rows, NATS_PLUGIN_BEFORE
+# (a path to another build of micro-broker-nats.so: adds a row micro-nats-before loading it).
 # nats-server is started on a free 127.0.0.1 port and killed on exit; Kafka runs against
 # librdkafka's mock cluster inside each bench process. Every bench process is bounded (60 s).
 # The mock cluster keeps at most 5 MiB per partition and drops older records (a consumer that
@@ -21,6 +22,7 @@ WINDOW=${WINDOW:-10000}
 REPEAT=${REPEAT:-1}
 SYSTEMS=${SYSTEMS:-"micro-nats nats micro-nats-client nats-envelope micro-kafka kafka micro-kafka-client kafka-envelope micro-memory micro-http"}
 NATS_SERVER=${NATS_SERVER:-/usr/sbin/nats-server}
+if [[ -n ${NATS_PLUGIN_BEFORE:-} ]]; then SYSTEMS="micro-nats-before $SYSTEMS"; fi
 
 [[ -x $BIN ]] || { echo "run.sh: $BIN is missing; build micro-bench-pubsub first" >&2; exit 2; }
 [[ -x $NATS_SERVER ]] || { echo "run.sh: $NATS_SERVER is missing" >&2; exit 2; }
@@ -55,9 +57,13 @@ echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC'); load average:$(uptime | sed 's/.*lo
 
 # bench PASS N WINDOW SYSTEM: one process per system, bounded by timeout(1).
 bench() {
-  local pass=$1 n=$2 window=$3 sys=$4 line rc=0
+  local pass=$1 n=$2 window=$3 sys=$4 line rc=0 extra=()
+  if [[ $sys == micro-nats-before ]]; then
+    extra=(--broker-use "$NATS_PLUGIN_BEFORE" --label micro-nats-before)
+    sys=micro-nats
+  fi
   line=$(timeout 60 "$BIN" --system "$sys" -n "$n" --size "$SIZE" --window "$window" \
-           --nats "nats://127.0.0.1:$PORT" 2>"$TMP/$sys.$pass.err") || rc=$?
+           --nats "nats://127.0.0.1:$PORT" "${extra[@]}" 2>"$TMP/$sys.$pass.err") || rc=$?
   if [[ $rc == 0 && -n $line ]]; then
     echo "$line" >&2
     echo "{\"pass\":\"$pass\",\"r\":$line}" >>"$RESULTS"
@@ -112,16 +118,18 @@ for key in order:
           f"{m['msgs_per_s']:.0f} | {m['p50']:.3f} | {m['p99']:.3f} | {m['max']:.3f} | "
           f"{m['lost']} | {m['dup']} |")
 print()
-print("| ratio (x / bare) | throughput pass msgs/s | throughput pass p99 | latency pass p50 | latency pass p99 |")
+print("| ratio | throughput pass msgs/s | throughput pass p99 | latency pass p50 | latency pass p99 |")
 print("|---|---:|---:|---:|---:|")
 def ratio(pas, a, b, k):
     ra, rb = by.get((pas, a)), by.get((pas, b))
     if not ra or not rb or not rb[k]:
         return "n/a"
     return f"{ra[k] / rb[k]:.2f}"
-for x, bare in [("micro-nats", "nats"), ("micro-nats-client", "nats"), ("nats-envelope", "nats"),
-                ("micro-kafka", "kafka"), ("micro-kafka-client", "kafka"),
-                ("kafka-envelope", "kafka")]:
+for x, bare in [("micro-nats-before", "nats"), ("micro-nats", "nats"), ("micro-nats-client", "nats"),
+                ("nats-envelope", "nats"), ("micro-nats", "nats-envelope"),
+                ("micro-kafka-synccommit", "kafka"), ("micro-kafka", "kafka"),
+                ("micro-kafka-client", "kafka"), ("kafka-envelope", "kafka"),
+                ("micro-kafka", "kafka-envelope")]:
     if ("throughput", x) not in by and ("latency", x) not in by:
         continue
     print(f"| {x} / {bare} | {ratio('throughput', x, bare, 'msgs_per_s')} | "
