@@ -150,8 +150,14 @@ void Router::stop() noexcept {
   if (thread_.joinable()) {
     if (thread_.get_id() == std::this_thread::get_id())
       thread_.detach();
-    else
+    else {
       thread_.join();
+      // The I/O thread closed the zmq sockets. Drop this reference to the context, so the
+      // transport's stop() terminates it (zmq_ctx_term waits until libzmq has really closed
+      // them) even while a Socket or Listener still holds this object: the port is free when
+      // stop() returns.
+      ctx_.reset();
+    }
   }
   std::vector<Handler> hs;
   {
