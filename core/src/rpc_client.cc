@@ -12,14 +12,16 @@ namespace {
 constexpr const char* kTransportId = "go.micro.client.transport";
 
 Error transport_error(const Error& e, const std::string& addr) {
-  if (e.errc() == Errc::timeout) return errors::timeout("go.micro.client", "call to " + addr + " timed out: " + e.detail());
+  if (e.errc() == Errc::timeout)
+    return errors::timeout("go.micro.client", "call to " + addr + " timed out: " + e.detail());
   return Error(Errc::unavailable, addr + ": " + e.detail(), kTransportId, 500);
 }
 
 // Retried: failures before the server could act on the call, and 503s.
 bool retryable(const Error& e) {
   if (e.id() == kTransportId) return true;
-  return e.code() == 503 || (e.code() == 0 && (e.errc() == Errc::unavailable || e.errc() == Errc::closed));
+  return e.code() == 503 ||
+         (e.code() == 0 && (e.errc() == Errc::unavailable || e.errc() == Errc::closed));
 }
 
 // go-micro's setupProtocol: a node registered without "protocol" metadata is an old server
@@ -37,15 +39,19 @@ registry::Node direct_node(const std::string& address) {
 }
 
 std::chrono::milliseconds backoff(int attempt) {
-  if (attempt <= 1) return std::chrono::milliseconds(0);  // the first retry goes straight to another node
+  if (attempt <= 1)
+    return std::chrono::milliseconds(0);  // the first retry goes straight to another node
   return std::chrono::milliseconds(std::min(100 << std::min(attempt - 2, 10), 5000));
 }
 
 class StreamImpl final : public client::Stream {
  public:
-  StreamImpl(std::unique_ptr<transport::Socket> sock, std::shared_ptr<Codec> codec, codec::Message base,
-             Deadline deadline, std::string addr)
-      : sock_(std::move(sock)), codec_(std::move(codec)), base_(std::move(base)), deadline_(deadline),
+  StreamImpl(std::unique_ptr<transport::Socket> sock, std::shared_ptr<Codec> codec,
+             codec::Message base, Deadline deadline, std::string addr)
+      : sock_(std::move(sock)),
+        codec_(std::move(codec)),
+        base_(std::move(base)),
+        deadline_(deadline),
         addr_(std::move(addr)) {}
   ~StreamImpl() override { close(); }
 
@@ -62,7 +68,7 @@ class StreamImpl final : public client::Stream {
     wrap([&] { sock_->recv(in, deadline_); });
     if (header_.empty()) header_ = in.header;
     codec::Message cm;
-    codec_->read_header(in, cm, codec::MessageType::response);
+    codec_->read_header(std::move(in), cm, codec::MessageType::response);
     if (cm.error == "EOS") {
       eof_ = true;
       return false;
@@ -81,7 +87,7 @@ class StreamImpl final : public client::Stream {
     codec::Message eos = base_;
     eos.error = "EOS";
     transport::Message out;
-    codec_->write(eos, nullptr, out);
+    codec_->write(std::move(eos), nullptr, out);
     wrap([&] { sock_->send(out); });
   }
 
@@ -103,9 +109,10 @@ class StreamImpl final : public client::Stream {
     try {
       f();
     } catch (const Error& e) {
-      if (e.errc() == Errc::timeout) throw errors::timeout("go.micro.client", "stream to " + addr_ + ": " + e.detail());
-      throw Error(e.errc() == Errc::closed ? Errc::closed : Errc::unavailable, "stream to " + addr_ + ": " + e.detail(),
-                  kTransportId, 500);
+      if (e.errc() == Errc::timeout)
+        throw errors::timeout("go.micro.client", "stream to " + addr_ + ": " + e.detail());
+      throw Error(e.errc() == Errc::closed ? Errc::closed : Errc::unavailable,
+                  "stream to " + addr_ + ": " + e.detail(), kTransportId, 500);
     }
   }
 
@@ -122,7 +129,8 @@ class StreamImpl final : public client::Stream {
 
 }  // namespace
 
-RpcClient::RpcClient(Runtime& rt, std::string from_service) : rt_(rt), from_service_(std::move(from_service)) {
+RpcClient::RpcClient(Runtime& rt, std::string from_service)
+    : rt_(rt), from_service_(std::move(from_service)) {
   init(Options{});
 }
 
@@ -132,7 +140,8 @@ void RpcClient::init(const Options& options) {
   std::lock_guard lock(mu_);
   opts_ = options;
   client::CallFunc f = [this](Context& ctx, const registry::Node& node, const client::Request& req,
-                              const codec::Payload& in, const codec::Payload& out, const client::CallOptions& o) {
+                              const codec::Payload& in, const codec::Payload& out,
+                              const client::CallOptions& o) {
     attempt(ctx, node, req, in, out, o);
   };
   for (auto it = opts_.wrappers.rbegin(); it != opts_.wrappers.rend(); ++it) f = (*it)(f);
@@ -163,8 +172,10 @@ std::shared_ptr<Transport> RpcClient::transport_for(const registry::Node& node) 
   }
 }
 
-std::unique_ptr<transport::Socket> RpcClient::take(const std::string& addr, Clock::time_point& created,
-                                                   std::shared_ptr<Transport>& transport, const registry::Node& node) {
+std::unique_ptr<transport::Socket> RpcClient::take(const std::string& addr,
+                                                   Clock::time_point& created,
+                                                   std::shared_ptr<Transport>& transport,
+                                                   const registry::Node& node) {
   {
     std::lock_guard lock(pool_mu_);
     auto it = pool_.find(addr);
@@ -185,14 +196,16 @@ std::unique_ptr<transport::Socket> RpcClient::take(const std::string& addr, Cloc
   return transport->dial(addr);
 }
 
-void RpcClient::give(const std::string& addr, std::unique_ptr<transport::Socket> s, Clock::time_point created) {
+void RpcClient::give(const std::string& addr, std::unique_ptr<transport::Socket> s,
+                     Clock::time_point created) {
   std::lock_guard lock(pool_mu_);
   auto& q = pool_[addr];
   if (q.size() < opts_.pool_size) q.push_back(Pooled{std::move(s), created});
 }
 
-transport::Message RpcClient::request_message(Context& ctx, const client::Request& req, const std::string& ct,
-                                              const Codec& codec, const codec::Payload* body, Deadline deadline,
+transport::Message RpcClient::request_message(Context& ctx, const client::Request& req,
+                                              const std::string& ct, const Codec& codec,
+                                              const codec::Payload* body, Deadline deadline,
                                               const std::string& id, bool stream) {
   codec::Message cm;
   cm.id = id;
@@ -211,14 +224,16 @@ transport::Message RpcClient::request_message(Context& ctx, const client::Reques
   if (!from_service_.empty() && !cm.header.count("Micro-From-Service"))
     cm.header.emplace("Micro-From-Service", from_service_);
   transport::Message out;
-  codec.write(cm, body, out);
+  codec.write(std::move(cm), body, out);
   if (body == nullptr) out.header.insert_or_assign("Content-Type", ct);
   return out;
 }
 
-void RpcClient::attempt(Context& ctx, const registry::Node& node, const client::Request& req, const codec::Payload& in,
-                        const codec::Payload& out, const client::CallOptions& opts) {
-  const std::string ct = wire_content_type(node, req.content_type.empty() ? opts_.content_type : req.content_type);
+void RpcClient::attempt(Context& ctx, const registry::Node& node, const client::Request& req,
+                        const codec::Payload& in, const codec::Payload& out,
+                        const client::CallOptions& opts) {
+  const std::string ct =
+      wire_content_type(node, req.content_type.empty() ? opts_.content_type : req.content_type);
   auto codec = rt_.codec(ct);
   const auto timeout = opts.timeout.count() > 0 ? opts.timeout : opts_.request_timeout;
   const Deadline deadline = std::min(ctx.deadline, Clock::now() + timeout);
@@ -251,16 +266,17 @@ void RpcClient::attempt(Context& ctx, const registry::Node& node, const client::
   }
 
   codec::Message cm;
-  codec->read_header(rsp, cm, codec::MessageType::response);
+  codec->read_header(std::move(rsp), cm, codec::MessageType::response);
   if (!cm.error.empty()) throw Error::parse(cm.error);
-  if (get(rsp.header, "Content-Type") == "text/plain" && rsp.body.starts_with("Unsupported Content-Type"))
-    throw errors::bad_request("go.micro.client", rsp.body);
-  ctx.response_metadata = rsp.header;
+  if (get(cm.header, "Content-Type") == "text/plain" &&
+      cm.body.starts_with("Unsupported Content-Type"))
+    throw errors::bad_request("go.micro.client", cm.body);
   codec->read_body(cm, out);
+  ctx.response_metadata = std::move(cm.header);
 }
 
-void RpcClient::call(Context& ctx, const client::Request& req, const codec::Payload& in, const codec::Payload& out,
-                     const client::CallOptions& opts) {
+void RpcClient::call(Context& ctx, const client::Request& req, const codec::Payload& in,
+                     const codec::Payload& out, const client::CallOptions& opts) {
   const auto timeout = opts.timeout.count() > 0 ? opts.timeout : opts_.request_timeout;
   const Deadline deadline = std::min(ctx.deadline, Clock::now() + timeout);
   const int retries = opts.retries >= 0 ? opts.retries : opts_.retries;
@@ -280,8 +296,13 @@ void RpcClient::call(Context& ctx, const client::Request& req, const codec::Payl
     next = sel->select(req.service, opts.select);
   }
 
-  Context attempt_ctx = ctx;
-  attempt_ctx.deadline = deadline;
+  // Wrappers and the attempt see the call's effective deadline; the caller's comes back after.
+  struct RestoreDeadline {
+    Context& ctx;
+    Deadline saved;
+    ~RestoreDeadline() { ctx.deadline = saved; }
+  } restore{ctx, ctx.deadline};
+  ctx.deadline = deadline;
   std::optional<Error> last;
   for (int n = 0; n <= retries; ++n) {
     if (n > 0) {
@@ -294,12 +315,12 @@ void RpcClient::call(Context& ctx, const client::Request& req, const codec::Payl
       node = next();
     } catch (const Error& e) {
       if (last) break;
-      throw Error(Errc::unavailable, "no node of " + req.service + " available: " + e.detail(), "go.micro.client", 500);
+      throw Error(Errc::unavailable, "no node of " + req.service + " available: " + e.detail(),
+                  "go.micro.client", 500);
     }
     try {
-      chain_(attempt_ctx, node, req, in, out, opts);
+      chain_(ctx, node, req, in, out, opts);
       if (sel) sel->mark(req.service, node, nullptr);
-      ctx.response_metadata = std::move(attempt_ctx.response_metadata);
       return;
     } catch (const Error& e) {
       if (sel) sel->mark(req.service, node, &e);
@@ -330,7 +351,8 @@ std::unique_ptr<client::Stream> RpcClient::stream(Context& ctx, const client::Re
         node = next();
       } catch (const Error& e) {
         if (last) break;
-        throw Error(Errc::unavailable, "no node of " + req.service + " available: " + e.detail(), "go.micro.client", 500);
+        throw Error(Errc::unavailable, "no node of " + req.service + " available: " + e.detail(),
+                    "go.micro.client", 500);
       }
     } else {
       node = direct_node(opts.address);
@@ -341,7 +363,8 @@ std::unique_ptr<client::Stream> RpcClient::stream(Context& ctx, const client::Re
       auto transport = transport_for(node);
       std::unique_ptr<transport::Socket> sock;
       try {
-        sock = transport->dial(node.address, transport::DialOptions{true, std::chrono::milliseconds(5000)});
+        sock = transport->dial(node.address,
+                               transport::DialOptions{true, std::chrono::milliseconds(5000)});
       } catch (const Error& e) {
         throw transport_error(e, node.address);
       }
@@ -353,11 +376,12 @@ std::unique_ptr<client::Stream> RpcClient::stream(Context& ctx, const client::Re
         throw transport_error(e, node.address);
       }
       codec::Message base;
-      codec->read_header(first, base, codec::MessageType::request);
+      codec->read_header(std::move(first), base, codec::MessageType::request);
       base.body.clear();
       base.header.erase("Content-Length");
       if (sel) sel->mark(req.service, node, nullptr);
-      return std::make_unique<StreamImpl>(std::move(sock), codec, std::move(base), deadline, node.address);
+      return std::make_unique<StreamImpl>(std::move(sock), codec, std::move(base), deadline,
+                                          node.address);
     } catch (const Error& e) {
       if (sel) sel->mark(req.service, node, &e);
       if (!retryable(e)) throw;
@@ -376,7 +400,8 @@ void RpcClient::publish(Context& ctx, std::string_view topic, const codec::Paylo
   m.header.insert_or_assign("Content-Type", ct);
   m.header.insert_or_assign("Micro-Topic", std::string(topic));
   m.header.insert_or_assign("Micro-Id", uuid4());
-  if (!from_service_.empty() && !m.header.count("Micro-From-Service")) m.header.emplace("Micro-From-Service", from_service_);
+  if (!from_service_.empty() && !m.header.count("Micro-From-Service"))
+    m.header.emplace("Micro-From-Service", from_service_);
   codec->marshal(msg, m.body);
   rt_.broker()->publish(topic, m);
 }

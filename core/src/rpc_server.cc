@@ -35,7 +35,7 @@ struct RpcServer::StreamState {
 
 struct RpcServer::Conn {
   std::shared_ptr<transport::Socket> sock;
-  std::atomic<int> busy{0};  // unary calls and open streams
+  std::atomic<int> busy{0};                                     // unary calls and open streams
   std::map<std::string, std::shared_ptr<StreamState>> streams;  // reader thread only
 
   void close_streams() {
@@ -77,7 +77,8 @@ class ReqImpl final : public server::Request {
 
 class RspImpl final : public server::Response {
  public:
-  RspImpl(codec::Message& m, const Codec& c, transport::Message& out) : m_(m), codec_(c), out_(out) {}
+  RspImpl(codec::Message& m, const Codec& c, transport::Message& out)
+      : m_(m), codec_(c), out_(out) {}
   void write(const codec::Payload& in) override {
     codec_.write(m_, &in, out_);
     written_ = true;
@@ -94,17 +95,26 @@ class RspImpl final : public server::Response {
 class StreamImpl final : public server::Stream {
  public:
   StreamImpl(std::shared_ptr<transport::Socket> sock, std::shared_ptr<void> state_keep,
-             std::mutex& mu, std::condition_variable& cv, std::deque<std::string>& frames, bool& eos,
-             bool& closed, codec::Message proto, const Codec& codec, Deadline deadline)
-      : sock_(std::move(sock)), keep_(std::move(state_keep)), mu_(mu), cv_(cv), frames_(frames), eos_(eos),
-        closed_(closed), m_(std::move(proto)), codec_(codec), deadline_(deadline) {}
+             std::mutex& mu, std::condition_variable& cv, std::deque<std::string>& frames,
+             bool& eos, bool& closed, codec::Message proto, const Codec& codec, Deadline deadline)
+      : sock_(std::move(sock)),
+        keep_(std::move(state_keep)),
+        mu_(mu),
+        cv_(cv),
+        frames_(frames),
+        eos_(eos),
+        closed_(closed),
+        m_(std::move(proto)),
+        codec_(codec),
+        deadline_(deadline) {}
 
   bool recv(const codec::Payload& out) override {
     std::string body;
     {
       std::unique_lock lock(mu_);
       auto ready = [&] { return !frames_.empty() || eos_ || closed_; };
-      if (deadline_ == no_deadline) cv_.wait(lock, ready);
+      if (deadline_ == no_deadline)
+        cv_.wait(lock, ready);
       else if (!cv_.wait_until(lock, deadline_, ready))
         throw errors::timeout("go.micro.server", "stream deadline exceeded");
       if (!frames_.empty()) {
@@ -127,7 +137,7 @@ class StreamImpl final : public server::Stream {
     m.type = codec::MessageType::response;
     m.header.clear();
     transport::Message out;
-    codec_.write(m, &in, out);
+    codec_.write(std::move(m), &in, out);
     sock_->send(out);
   }
 
@@ -152,7 +162,8 @@ std::string legacy_content_type(const Metadata& h, const std::string& ct) {
                     !get(h, "X-Micro-Method").empty() || !get(h, "X-Micro-Endpoint").empty();
   if (mucp && get(h, "Micro-Target").empty()) return ct;
   if (ct == "application/json") return "application/json-rpc";
-  if (ct == "application/protobuf" || ct == "application/octet-stream") return "application/proto-rpc";
+  if (ct == "application/protobuf" || ct == "application/octet-stream")
+    return "application/proto-rpc";
   return ct;
 }
 
@@ -163,7 +174,8 @@ bool parse_timeout(std::string_view v, Deadline& out) {
   if (ec != std::errc() || p != v.data() + v.size()) return false;
   if (ns == 0) return true;
   const auto cap = std::chrono::hours(24 * 365);
-  auto d = std::chrono::nanoseconds(std::min<uint64_t>(ns, std::chrono::duration_cast<std::chrono::nanoseconds>(cap).count()));
+  auto d = std::chrono::nanoseconds(
+      std::min<uint64_t>(ns, std::chrono::duration_cast<std::chrono::nanoseconds>(cap).count()));
   out = Clock::now() + std::chrono::duration_cast<Clock::duration>(d);
   return true;
 }
@@ -195,15 +207,19 @@ void RpcServer::handle(server::Handler h) {
     if (name.find('.') == std::string::npos)
       throw Error(Errc::bad_request, "server: endpoint \"" + name + "\" must be Handler.Method");
     if (bool(ep.unary) == bool(ep.stream))
-      throw Error(Errc::bad_request, "server: endpoint \"" + name + "\" needs exactly one of unary and stream");
-    if (routes_.count(name)) throw Error(Errc::conflict, "server: endpoint \"" + name + "\" registered twice");
+      throw Error(Errc::bad_request,
+                  "server: endpoint \"" + name + "\" needs exactly one of unary and stream");
+    if (routes_.count(name))
+      throw Error(Errc::conflict, "server: endpoint \"" + name + "\" registered twice");
     Route r;
     if (ep.unary) {
       r.unary = ep.unary;
-      for (auto it = opts_.handler_wrappers.rbegin(); it != opts_.handler_wrappers.rend(); ++it) r.unary = (*it)(r.unary);
+      for (auto it = opts_.handler_wrappers.rbegin(); it != opts_.handler_wrappers.rend(); ++it)
+        r.unary = (*it)(r.unary);
     } else {
       r.stream = ep.stream;
-      for (auto it = opts_.stream_wrappers.rbegin(); it != opts_.stream_wrappers.rend(); ++it) r.stream = (*it)(r.stream);
+      for (auto it = opts_.stream_wrappers.rbegin(); it != opts_.stream_wrappers.rend(); ++it)
+        r.stream = (*it)(r.stream);
       ep.description.metadata["stream"] = "true";
     }
     routes_.emplace(name, std::move(r));
@@ -214,7 +230,8 @@ void RpcServer::handle(server::Handler h) {
 void RpcServer::subscribe(server::Subscriber s) {
   std::lock_guard lock(mu_);
   if (started_) throw Error(Errc::conflict, "server: subscribe() after start()");
-  for (auto it = opts_.subscriber_wrappers.rbegin(); it != opts_.subscriber_wrappers.rend(); ++it) s.fn = (*it)(s.fn);
+  for (auto it = opts_.subscriber_wrappers.rbegin(); it != opts_.subscriber_wrappers.rend(); ++it)
+    s.fn = (*it)(s.fn);
   s.description.metadata["topic"] = s.topic;
   s.description.metadata["subscriber"] = "true";
   if (s.description.name.empty()) s.description.name = s.topic;
@@ -341,7 +358,8 @@ void RpcServer::register_loop() {
     lock.lock();
     // After a failure retry sooner, backing off from 200 ms up to the interval.
     failures = ok ? 0 : std::min(failures + 1, 16);
-    wait = ok ? interval : std::min(std::chrono::milliseconds(200) * (1 << (failures - 1)), interval);
+    wait =
+        ok ? interval : std::min(std::chrono::milliseconds(200) * (1 << (failures - 1)), interval);
   }
 }
 
@@ -383,7 +401,8 @@ void RpcServer::stop() noexcept {
   for (auto& c : conns_)
     if (c->busy == 0) c->sock->close();
   if (!conn_cv_.wait_for(cl, drain, [&] { return conns_.empty(); })) {
-    log::warn(kLog, "drain timeout: closing " + std::to_string(conns_.size()) + " connection(s) with calls in flight");
+    log::warn(kLog, "drain timeout: closing " + std::to_string(conns_.size()) +
+                        " connection(s) with calls in flight");
   }
   for (auto& c : conns_) c->sock->close();
   conn_cv_.wait_for(cl, std::chrono::seconds(5), [&] { return conns_.empty(); });
@@ -402,8 +421,8 @@ void RpcServer::serve(const std::shared_ptr<transport::Socket>& sock) {
     }
     conns_.insert(conn);
   }
-  transport::Message msg;
   while (true) {
+    transport::Message msg;
     try {
       sock->recv(msg);
     } catch (const Error& e) {
@@ -424,7 +443,8 @@ void RpcServer::serve(const std::shared_ptr<transport::Socket>& sock) {
     } catch (const Error&) {
       transport::Message out;
       out.header.emplace("Content-Type", "text/plain");
-      if (auto id = get(msg.header, "Micro-Id"); !id.empty()) out.header.emplace("Micro-Id", std::string(id));
+      if (auto id = get(msg.header, "Micro-Id"); !id.empty())
+        out.header.emplace("Micro-Id", std::string(id));
       out.body = "Unsupported Content-Type: " + ct;
       try {
         sock->send(out);
@@ -436,21 +456,24 @@ void RpcServer::serve(const std::shared_ptr<transport::Socket>& sock) {
 
     codec::Message m;
     try {
-      codec->read_header(msg, m, codec::MessageType::request);
+      codec->read_header(std::move(msg), m, codec::MessageType::request);
     } catch (const Error& e) {
       send_error(*conn, m, codec.get(), errors::bad_request("go.micro.server", e.detail()));
       continue;
     }
 
     // Frames of an open stream.
-    const std::string stream_id(get(msg.header, "Micro-Stream"));
+    const std::string stream_id(get(m.header, "Micro-Stream"));
     if (!stream_id.empty()) {
       if (auto it = conn->streams.find(stream_id); it != conn->streams.end()) {
         auto& st = *it->second;
         std::lock_guard lock(st.mu);
-        if (m.error == "EOS") st.eos = true;
-        else if (!m.error.empty()) st.closed = true;
-        else st.frames.push_back(std::move(m.body));
+        if (m.error == "EOS")
+          st.eos = true;
+        else if (!m.error.empty())
+          st.closed = true;
+        else
+          st.frames.push_back(std::move(m.body));
         st.cv.notify_all();
         continue;
       }
@@ -458,10 +481,11 @@ void RpcServer::serve(const std::shared_ptr<transport::Socket>& sock) {
     }
 
     Deadline deadline = no_deadline;
-    if (auto t = get(msg.header, "Timeout"); !t.empty() && !parse_timeout(t, deadline)) {
+    if (auto t = get(m.header, "Timeout"); !t.empty() && !parse_timeout(t, deadline)) {
       send_error(*conn, m, codec.get(),
-                 errors::bad_request("go.micro.server", "invalid Timeout header \"" + std::string(t) +
-                                                            "\": expected nanoseconds as a decimal integer"));
+                 errors::bad_request("go.micro.server",
+                                     "invalid Timeout header \"" + std::string(t) +
+                                         "\": expected nanoseconds as a decimal integer"));
       continue;
     }
 
@@ -471,8 +495,8 @@ void RpcServer::serve(const std::shared_ptr<transport::Socket>& sock) {
       if (it != routes_.end()) route = &it->second;
     }
     if (route == nullptr) {
-      const std::string what = m.endpoint.empty() ? "missing Micro-Endpoint header"
-                                                  : "unknown endpoint " + m.endpoint;
+      const std::string what =
+          m.endpoint.empty() ? "missing Micro-Endpoint header" : "unknown endpoint " + m.endpoint;
       send_error(*conn, m, codec.get(),
                  m.endpoint.empty() ? errors::bad_request("go.micro.server", what)
                                     : errors::not_found("go.micro.server", what));
@@ -497,12 +521,13 @@ void RpcServer::serve(const std::shared_ptr<transport::Socket>& sock) {
   conn_cv_.notify_all();
 }
 
-void RpcServer::handle_unary(Conn& c, const Route& r, codec::Message& m, const Codec& codec, Deadline deadline) {
+void RpcServer::handle_unary(Conn& c, const Route& r, codec::Message& m, const Codec& codec,
+                             Deadline deadline) {
   Context ctx;
-  ctx.metadata = m.header;
   ctx.deadline = deadline;
   ctx.from_service = std::string(get(m.header, "Micro-From-Service"));
   ReqImpl req(m, codec, std::string(get(m.header, "Content-Type")));
+  ctx.metadata = std::move(m.header);  // the request's headers are the handler's metadata
   codec::Message reply;
   reply.id = m.id;
   reply.type = codec::MessageType::response;
@@ -528,7 +553,8 @@ void RpcServer::handle_unary(Conn& c, const Route& r, codec::Message& m, const C
   }
 }
 
-void RpcServer::open_stream(Conn& c, const Route& r, codec::Message m, std::shared_ptr<Codec> codec, Deadline deadline) {
+void RpcServer::open_stream(Conn& c, const Route& r, codec::Message m, std::shared_ptr<Codec> codec,
+                            Deadline deadline) {
   auto st = std::make_shared<StreamState>();
   const std::string id = std::string(get(m.header, "Micro-Stream"));
   c.streams[id] = st;
@@ -546,7 +572,8 @@ void RpcServer::open_stream(Conn& c, const Route& r, codec::Message m, std::shar
     proto.body.clear();
     proto.error.clear();
     ReqImpl req(m, *codec, std::string(get(m.header, "Content-Type")));
-    StreamImpl stream(sock, st, st->mu, st->cv, st->frames, st->eos, st->closed, proto, *codec, deadline);
+    StreamImpl stream(sock, st, st->mu, st->cv, st->frames, st->eos, st->closed, proto, *codec,
+                      deadline);
     codec::Message end = proto;
     end.type = codec::MessageType::error;
     end.header.clear();
@@ -558,7 +585,7 @@ void RpcServer::open_stream(Conn& c, const Route& r, codec::Message m, std::shar
     }
     try {
       transport::Message out;
-      codec->write(end, nullptr, out);
+      codec->write(std::move(end), nullptr, out);
       sock->send(out);
     } catch (const Error&) {
     }
@@ -577,7 +604,8 @@ void RpcServer::send_error(Conn& c, const codec::Message& m, const Codec* codec,
   reply.endpoint = m.endpoint;
   reply.error = e.to_json();
   transport::Message out;
-  if (codec) codec->write(reply, nullptr, out);
+  if (codec)
+    codec->write(std::move(reply), nullptr, out);
   else {
     out.header.emplace("Micro-Error", reply.error);
     if (!reply.id.empty()) out.header.emplace("Micro-Id", reply.id);

@@ -10,7 +10,10 @@ class BytesCodec final : public Codec {
   std::string name() const override { return "bytes"; }
   void init(const Options& options) override { options_ = options; }
   Options options() const override { return options_; }
-  std::vector<std::string> content_types() const override { return {"application/octet-stream"}; }
+  const std::vector<std::string>& content_types() const override {
+    static const std::vector<std::string> types{"application/octet-stream"};
+    return types;
+  }
   void marshal(const codec::Payload& in, std::string& out) const override;
   void unmarshal(std::string_view data, const codec::Payload& out) const override;
 

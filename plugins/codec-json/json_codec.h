@@ -14,7 +14,10 @@ class JsonCodec final : public Codec {
   std::string name() const override { return "json"; }
   void init(const Options& options) override { options_ = options; }
   Options options() const override { return options_; }
-  std::vector<std::string> content_types() const override { return {"application/json"}; }
+  const std::vector<std::string>& content_types() const override {
+    static const std::vector<std::string> types{"application/json"};
+    return types;
+  }
   void marshal(const codec::Payload& in, std::string& out) const override;
   void unmarshal(std::string_view data, const codec::Payload& out) const override;
 

@@ -166,14 +166,16 @@ void JsonRpcCodec::unmarshal(std::string_view data, const codec::Payload& out) c
   json_convert::decode(data, out, kWho);
 }
 
-void JsonRpcCodec::read_header(const transport::Message& in, codec::Message& out,
+void JsonRpcCodec::read_header(transport::Message in, codec::Message& out,
                                codec::MessageType type) const {
-  Codec::read_header(in, out, type);
+  Codec::read_header(std::move(in), out, type);
   if (type == codec::MessageType::event) return;  // events are bare values
-  const auto body = trim(in.body);
-  if (body.empty()) return;
-  if (type != codec::MessageType::request && get(in.header, "Content-Type") == "text/plain")
+  if (trim(out.body).empty()) return;
+  if (type != codec::MessageType::request && get(out.header, "Content-Type") == "text/plain")
     return;  // a plain-text reply such as "Unsupported Content-Type"
+  const std::string raw = std::move(out.body);  // the envelope; out.body becomes its value
+  out.body.clear();
+  const auto body = trim(raw);
   if (!json_convert::valid_json(body)) throw bad("body is not a JSON-RPC envelope: invalid JSON");
   if (body.front() != '{') throw bad("body is not a JSON-RPC envelope: not a JSON object");
   const auto ms = members(body);
@@ -206,9 +208,9 @@ void JsonRpcCodec::read_header(const transport::Message& in, codec::Message& out
   out.body = result ? std::string(*result) : "null";
 }
 
-void JsonRpcCodec::write(const codec::Message& m, const codec::Payload* body,
+void JsonRpcCodec::write(codec::Message m, const codec::Payload* body,
                          transport::Message& out) const {
-  if (m.type == codec::MessageType::event) return Codec::write(m, body, out);
+  if (m.type == codec::MessageType::event) return Codec::write(std::move(m), body, out);
   Codec::write(m, nullptr, out);  // the mucp headers
   std::string& b = out.body;
   if (m.type == codec::MessageType::request) {

@@ -19,7 +19,10 @@ class JsonRpcCodec final : public Codec {
   std::string name() const override { return "jsonrpc"; }
   void init(const Options& options) override { options_ = options; }
   Options options() const override { return options_; }
-  std::vector<std::string> content_types() const override { return {"application/json-rpc"}; }
+  const std::vector<std::string>& content_types() const override {
+    static const std::vector<std::string> types{"application/json-rpc"};
+    return types;
+  }
 
   /// The bare value, as codec-json writes it (used for events, which go-micro does not frame).
   void marshal(const codec::Payload& in, std::string& out) const override;
@@ -30,13 +33,12 @@ class JsonRpcCodec final : public Codec {
   /// ("null" when absent). Responses: error = the envelope's error string (non-string: bad
   /// request), else Micro-Error; body = result text ("null" when absent). An empty body, an
   /// event, or a text/plain response carries no envelope and is passed through.
-  void read_header(const transport::Message& in, codec::Message& out,
+  void read_header(transport::Message in, codec::Message& out,
                    codec::MessageType type) const override;
 
   /// Writes the mucp headers and the envelope: a request with params [body or null], a
   /// response/error with result = body (null for errors and for no body) and error = m.error.
-  void write(const codec::Message& m, const codec::Payload* body,
-             transport::Message& out) const override;
+  void write(codec::Message m, const codec::Payload* body, transport::Message& out) const override;
 
  private:
   Options options_;

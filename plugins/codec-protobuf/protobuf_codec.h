@@ -11,7 +11,10 @@ class ProtobufCodec final : public Codec {
   std::string name() const override { return "protobuf"; }
   void init(const Options& options) override { options_ = options; }
   Options options() const override { return options_; }
-  std::vector<std::string> content_types() const override { return {"application/protobuf"}; }
+  const std::vector<std::string>& content_types() const override {
+    static const std::vector<std::string> types{"application/protobuf"};
+    return types;
+  }
   void marshal(const codec::Payload& in, std::string& out) const override;
   void unmarshal(std::string_view data, const codec::Payload& out) const override;
 

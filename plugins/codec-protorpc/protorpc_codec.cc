@@ -182,13 +182,15 @@ void ProtoRpcCodec::unmarshal(std::string_view data, const codec::Payload& out) 
   }
 }
 
-void ProtoRpcCodec::read_header(const transport::Message& in, codec::Message& out,
+void ProtoRpcCodec::read_header(transport::Message in, codec::Message& out,
                                 codec::MessageType type) const {
-  Codec::read_header(in, out, type);
-  if (type == codec::MessageType::event || in.body.empty()) return;
+  Codec::read_header(std::move(in), out, type);
+  if (type == codec::MessageType::event || out.body.empty()) return;
   const bool request = type == codec::MessageType::request;
   const char* what = request ? "request envelope" : "response envelope";
-  std::string_view rest = in.body;
+  const std::string raw = std::move(out.body);  // the frames; out.body becomes the payload
+  out.body.clear();
+  std::string_view rest = raw;
   const auto env = parse_envelope(take_frame(rest, what), what);
   const auto payload = take_frame(rest, "payload");
   if (!rest.empty())
@@ -200,9 +202,9 @@ void ProtoRpcCodec::read_header(const transport::Message& in, codec::Message& ou
   out.body.assign(payload);
 }
 
-void ProtoRpcCodec::write(const codec::Message& m, const codec::Payload* body,
+void ProtoRpcCodec::write(codec::Message m, const codec::Payload* body,
                           transport::Message& out) const {
-  if (m.type == codec::MessageType::event) return Codec::write(m, body, out);
+  if (m.type == codec::MessageType::event) return Codec::write(std::move(m), body, out);
   Codec::write(m, nullptr, out);  // the mucp headers
   std::string env;
   put_string(env, 1, m.method.empty() ? m.endpoint : m.method);

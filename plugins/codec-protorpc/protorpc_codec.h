@@ -20,7 +20,10 @@ class ProtoRpcCodec final : public Codec {
   std::string name() const override { return "protorpc"; }
   void init(const Options& options) override { options_ = options; }
   Options options() const override { return options_; }
-  std::vector<std::string> content_types() const override { return {"application/proto-rpc"}; }
+  const std::vector<std::string>& content_types() const override {
+    static const std::vector<std::string> types{"application/proto-rpc"};
+    return types;
+  }
 
   /// The bare value, as codec-protobuf writes it: protobuf messages and raw bytes; JSON text is
   /// refused (no message type to encode it with).
@@ -31,12 +34,11 @@ class ProtoRpcCodec final : public Codec {
   /// (as decimal) fills id where the headers leave them empty; a response's error wins over
   /// Micro-Error; body = the payload frame. An empty body or an event has no frames.
   /// Throws Error{bad_request} on a truncated or malformed frame.
-  void read_header(const transport::Message& in, codec::Message& out,
+  void read_header(transport::Message in, codec::Message& out,
                    codec::MessageType type) const override;
 
   /// Writes the mucp headers and the two frames (payload empty for errors and for no body).
-  void write(const codec::Message& m, const codec::Payload* body,
-             transport::Message& out) const override;
+  void write(codec::Message m, const codec::Payload* body, transport::Message& out) const override;
 
  private:
   Options options_;

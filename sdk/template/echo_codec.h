@@ -18,7 +18,10 @@ class EchoCodec final : public micro::Codec {
   /// and with defaults filled, so "prefix" is always present. Called once, before any use.
   void init(const Options& options) override;
   Options options() const override { return options_; }
-  std::vector<std::string> content_types() const override { return {"application/x-acme-echo"}; }
+  const std::vector<std::string>& content_types() const override {
+    static const std::vector<std::string> types{"application/x-acme-echo"};
+    return types;
+  }
 
   /// Thread-safe (no state changes after init). Throws micro::Error{bad_request}.
   void marshal(const micro::codec::Payload& in, std::string& out) const override;

@@ -23,10 +23,14 @@ class Payload {
   enum class Kind { bytes, json, proto };
 
   static Payload bytes(std::string& data) { return {Kind::bytes, &data}; }
-  static Payload bytes(const std::string& data) { return {Kind::bytes, const_cast<std::string*>(&data)}; }
+  static Payload bytes(const std::string& data) {
+    return {Kind::bytes, const_cast<std::string*>(&data)};
+  }
   /// JSON text (one value, no framing).
   static Payload json(std::string& text) { return {Kind::json, &text}; }
-  static Payload json(const std::string& text) { return {Kind::json, const_cast<std::string*>(&text)}; }
+  static Payload json(const std::string& text) {
+    return {Kind::json, const_cast<std::string*>(&text)};
+  }
   static Payload proto(google::protobuf::Message& m) { return {Kind::proto, &m}; }
   static Payload proto(const google::protobuf::Message& m) {
     return {Kind::proto, const_cast<google::protobuf::Message*>(&m)};
@@ -57,7 +61,7 @@ struct Message {
   std::string endpoint;  ///< "Handler.Method"
   std::string error;     ///< Micro-Error: go-micro error JSON, plain text, or "EOS"
   Metadata header;
-  std::string body;      ///< the encoded body, as framed by this codec
+  std::string body;  ///< the encoded body, as framed by this codec
 };
 
 }  // namespace micro::codec
@@ -74,7 +78,8 @@ class Codec : public Component {
   virtual Options options() const = 0;
 
   /// The MIME types this codec serves, first one canonical ("application/json").
-  virtual std::vector<std::string> content_types() const = 0;
+  /// The reference stays valid for the codec's lifetime (a static or member vector).
+  virtual const std::vector<std::string>& content_types() const = 0;
 
   /// Encodes a value into out (replacing its contents). Thread-safe, stateless.
   /// Throws Error{bad_request} when the value's kind cannot be encoded by this codec.
@@ -87,16 +92,19 @@ class Codec : public Component {
   /// Framing form. Fills out's routing fields and header from a transport message; body is
   /// kept encoded in out.body. The default reads go-micro's mucp headers (Micro-Id,
   /// Micro-Endpoint, ...). Throws Error{bad_request} on a malformed frame.
-  virtual void read_header(const transport::Message& in, codec::Message& out,
+  /// Ownership: in is taken by value so that its header and body move into out without a copy
+  /// on the hot path; pass std::move(msg) unless the caller still needs msg.
+  virtual void read_header(transport::Message in, codec::Message& out,
                            codec::MessageType type) const;
 
   /// Decodes the body of a message read by read_header. Default: unmarshal(m.body, out).
   virtual void read_body(const codec::Message& m, const codec::Payload& out) const;
 
   /// Writes m (routing fields, header) and the encoded body (nullptr = empty) into a transport
-  /// message. The default sets go-micro's mucp headers. Throws Error{bad_request}.
-  virtual void write(const codec::Message& m, const codec::Payload* body,
-                     transport::Message& out) const;
+  /// message, replacing out's contents. The default sets go-micro's mucp headers.
+  /// Throws Error{bad_request}. Ownership: m is taken by value so that its header moves into
+  /// out; pass std::move(m) unless the caller still needs m (a stream's template, say).
+  virtual void write(codec::Message m, const codec::Payload* body, transport::Message& out) const;
 };
 
 }  // namespace micro

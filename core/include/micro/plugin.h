@@ -18,7 +18,9 @@
 /// The plugin ABI of this host. A plugin is accepted when its major equals MICRO_ABI_MAJOR and
 /// its minor is <= MICRO_ABI_MINOR. Bump the minor for additions (new virtuals at the end of a
 /// class, new kinds); bump the major for any change to an existing class layout or signature.
-#define MICRO_ABI_MAJOR 1
+/// 2.0: Codec::read_header and Codec::write take their message by value (moved, not copied);
+///      Codec::content_types returns a reference (no allocation per lookup).
+#define MICRO_ABI_MAJOR 2
 #define MICRO_ABI_MINOR 0
 #define MICRO_VERSION "0.1.0"
 
