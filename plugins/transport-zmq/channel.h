@@ -9,8 +9,11 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
+#include <zmq.hpp>
 
 #include "micro/errors.h"
 #include "micro/transport.h"
@@ -102,5 +105,34 @@ class Outbox {
   bool signalled_ = false;  // the eventfd was written since it went to sleep
   int fd_;
 };
+
+/// An I/O thread's receive step: takes up to 1024 queued multipart messages without blocking
+/// and hands each to on_message(frame count). Frames past index `last` are read into
+/// frames[last] (the count still tells on_message the message was malformed). The readers the
+/// batch queued into (collected in to_wake by on_message) are woken once it is all routed: a
+/// reader woken earlier would often preempt this thread in the middle of the batch.
+template <class OnMessage>
+void drain_batch(zmq::socket_t& sock, std::vector<zmq::message_t>& frames, size_t last,
+                 std::vector<std::shared_ptr<Inbox>>& to_wake, OnMessage on_message) {
+  struct Wake {
+    std::vector<std::shared_ptr<Inbox>>& v;
+    ~Wake() {
+      for (auto& in : v) in->notify();
+      v.clear();
+    }
+  } wake{to_wake};
+  for (int budget = 0; budget < 1024; ++budget) {
+    size_t n = 0;
+    bool more = true;
+    while (more) {
+      zmq::message_t& f = frames[std::min(n, last)];
+      if (!sock.recv(f, n == 0 ? zmq::recv_flags::dontwait : zmq::recv_flags::none)) break;
+      more = f.more();
+      ++n;
+    }
+    if (n == 0) break;
+    on_message(n);
+  }
+}
 
 }  // namespace micro::plugins::zmqt

@@ -256,27 +256,7 @@ void Dealer::on_message(std::vector<zmq::message_t>& frames, size_t n) {
 }
 
 void Dealer::drain(std::vector<zmq::message_t>& frames) {
-  // Every message of the batch is routed before any reader is woken: a woken reader would
-  // often preempt this thread in the middle of the batch.
-  struct Wake {
-    std::vector<std::shared_ptr<Inbox>>& v;
-    ~Wake() {
-      for (auto& in : v) in->notify();
-      v.clear();
-    }
-  } wake{to_wake_};
-  for (int budget = 0; budget < 1024; ++budget) {
-    size_t n = 0;
-    bool more = true;
-    while (more) {
-      zmq::message_t& f = frames[std::min<size_t>(n, 3)];
-      if (!sock_.recv(f, n == 0 ? zmq::recv_flags::dontwait : zmq::recv_flags::none)) break;
-      more = f.more();
-      ++n;
-    }
-    if (n == 0) break;
-    on_message(frames, n);
-  }
+  drain_batch(sock_, frames, 3, to_wake_, [&](size_t n) { on_message(frames, n); });
 }
 
 void Dealer::run() {

@@ -393,25 +393,7 @@ void Router::run() {
       {
         // Every message of the batch is routed before any handler is woken: a woken handler
         // would often preempt this thread in the middle of the batch.
-        struct Wake {
-          std::vector<std::shared_ptr<Inbox>>& v;
-          ~Wake() {
-            for (auto& in : v) in->notify();
-            v.clear();
-          }
-        } wake{to_wake_};
-        for (int budget = 0; budget < 1024; ++budget) {
-          size_t n = 0;
-          bool more = true;
-          while (more) {
-            zmq::message_t& f = frames[std::min<size_t>(n, 4)];
-            if (!sock_.recv(f, n == 0 ? zmq::recv_flags::dontwait : zmq::recv_flags::none)) break;
-            more = f.more();
-            ++n;
-          }
-          if (n == 0) break;
-          on_message(frames, n);
-        }
+        drain_batch(sock_, frames, 4, to_wake_, [&](size_t n) { on_message(frames, n); });
       }
       out_->take(held, (items[1].revents & ZMQ_POLLIN) != 0);
       flush(held, false);
