@@ -9,6 +9,20 @@
 #include "micro/micro.h"
 #include "micro/runtime.h"
 
+namespace {
+// Resident set size of this process (VmRSS), in KiB; -1 when /proc is unreadable.
+long rss_kb() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return -1;
+  char line[256];
+  long kb = -1;
+  while (std::fgets(line, sizeof line, f) != nullptr)
+    if (std::sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
+  std::fclose(f);
+  return kb;
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   echo_bench::Args a;
   a.address = "echo";
@@ -36,18 +50,22 @@ int main(int argc, char** argv) {
           micro::Context ctx;
           const auto t0 = echo_bench::Clock::now();
           try {
-            auto rsp = micro::call<echo::EchoResponse>(*client, ctx, a.address, "Echo.Echo", req, {},
-                                                       "application/protobuf");
+            auto rsp = micro::call<echo::EchoResponse>(*client, ctx, a.address, "Echo.Echo", req,
+                                                       {}, "application/protobuf");
             if (rsp.payload() != payload) throw std::runtime_error("payload mismatch");
-            mine.push_back(std::chrono::duration<double, std::milli>(echo_bench::Clock::now() - t0).count());
+            mine.push_back(
+                std::chrono::duration<double, std::milli>(echo_bench::Clock::now() - t0).count());
           } catch (const std::exception& e) {
-            if (errors.fetch_add(1) == 0) std::fprintf(stderr, "micro-echo-client: first error: %s\n", e.what());
+            if (errors.fetch_add(1) == 0)
+              std::fprintf(stderr, "micro-echo-client: first error: %s\n", e.what());
           }
         }
       });
     }
     for (auto& th : threads) th.join();
     const double secs = std::chrono::duration<double>(echo_bench::Clock::now() - start).count();
+    // Memory with the pool full (the C connections of the run, idle), before the result line.
+    std::printf("{\"rss_kb\":%ld,\"pooled_connections\":%ld}\n", rss_kb(), a.c);
     const int rc = echo_bench::report(a, lat, errors.load(), secs);
     client.reset();
     rt.stop();
