@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -21,6 +22,11 @@ namespace micro {
 struct RegistryCacheOptions {
   /// How long a lookup is trusted before the registry is asked again. 0 = always ask.
   std::chrono::milliseconds ttl{std::chrono::seconds(60)};
+  /// Test hook, empty in production: called with the service's name each time the cache has
+  /// built a changed view of a cached service from watch events, before it publishes it, with
+  /// no lock of the cache held (lookups proceed meanwhile). Runs on the watch thread, or on
+  /// the lookup that fetched the service when events arrived during its fetch.
+  std::function<void(std::string_view service)> apply_hook{};
 };
 
 class RegistryCache {
@@ -43,7 +49,8 @@ class RegistryCache {
   /// younger than the TTL; otherwise asks the registry, one request for all concurrent callers.
   /// When the registry fails (anything but not_found) and an entry exists, serves it stale.
   /// Throws Error{not_found} when the registry knows no node of service, the registry's
-  /// error when nothing is cached, Error{closed} after stop().
+  /// error when nothing is cached, Error{closed} after stop(). A cached lookup never waits
+  /// for the cache to apply watch events: those are built aside and swapped in.
   Snapshot get_service(std::string_view service);
 
   /// Drops the entry for service, so the next lookup asks the registry. Thread-safe.
@@ -60,10 +67,17 @@ class RegistryCache {
   Snapshot fetch(const std::string& service, Snapshot stale);
   void ensure_watching(std::unique_lock<std::mutex>& lk);  // mu_ held, released meanwhile
   void watch_loop(std::shared_ptr<registry::Watcher> first);
-  void apply(const registry::Result& r);  // mu_ held
+  // Applies watch results, grouped by service. Called without mu_ or apply_mu_.
+  void apply_batch(const std::vector<registry::Result>& results);
+  // Applies results (all of service, in order) on one copy of its view. Holds apply_mu_,
+  // mu_ only to read and to swap the entry.
+  void apply_service(const std::string& service, const std::vector<const registry::Result*>& rs);
 
   std::shared_ptr<Registry> registry_;
   Options options_;
+  // Serializes the appliers of watch results (the watch thread, a fetch applying what arrived
+  // meanwhile), so they publish in the order the results arrived. Taken before mu_.
+  std::mutex apply_mu_;
   std::mutex mu_;
   std::condition_variable cv_;  // wakes the watch thread's backoff on stop()
   std::map<std::string, Entry, std::less<>> entries_;
