@@ -499,6 +499,36 @@ TEST_CASE("other spellings of the same envelope decode the same") {
   CHECK(bad == 0);
 }
 
+TEST_CASE("raw bytes in header strings decode, or fail, as with the reference") {
+  // Every string of up to two bytes, in a name and in a value, and strings of three and four over
+  // the interesting bytes in a value: the fast reader must take exactly the raw bytes (control
+  // characters, UTF-8) the full parser takes.
+  std::size_t bad = 0;
+  auto value = [&](const std::string& s) {
+    if (!decodes_as_reference("{\"Header\":{\"a\":\"" + s + "\"},\"Body\":\"\"}")) ++bad;
+  };
+  auto name = [&](const std::string& s) {
+    if (!decodes_as_reference("{\"Header\":{\"" + s + "\":\"v\"},\"Body\":\"eA==\"}")) ++bad;
+  };
+  for (int a = 0; a < 256 && bad < 5; ++a) {
+    value(std::string(1, char(a)));
+    name(std::string(1, char(a)));
+    for (int b = 0; b < 256; ++b) {
+      value(std::string{char(a), char(b)});
+      name(std::string{char(a), char(b)});
+    }
+  }
+  for (unsigned char a : kInteresting)
+    for (unsigned char b : kInteresting)
+      for (unsigned char c : kInteresting) {
+        value(std::string{char(a), char(b), char(c)});
+        if (a >= 0xF0)
+          for (unsigned char d : {0x41, 0x80, 0xBF})
+            value(std::string{char(a), char(b), char(c), char(d)});
+      }
+  CHECK(bad == 0);
+}
+
 TEST_CASE("damaged envelopes decode, or fail, as with the reference") {
   // One byte replaced, removed or inserted anywhere in real envelopes: the fast reader must take
   // nothing the full parser refuses and give the same error text for what it refuses.
