@@ -11,33 +11,17 @@
 
 #include "fake_consul.h"
 #include "micro/errors.h"
-#include "micro/loader.h"
 #include "micro/registry.h"
+#include "plugin_host.h"
 #include "support.h"
 
 namespace consul_test {
-
-class NullHost final : public micro::plugin::Host {
- public:
-  std::shared_ptr<micro::Registry> registry() override { throw none(); }
-  std::shared_ptr<micro::Transport> transport() override { throw none(); }
-  std::shared_ptr<micro::Broker> broker() override { throw none(); }
-  std::shared_ptr<micro::Selector> selector() override { throw none(); }
-  std::shared_ptr<micro::Codec> codec(std::string_view) override { throw none(); }
-
- private:
-  static micro::Error none() { return micro::Error(micro::Errc::plugin, "not offered"); }
-};
 
 /// registry-consul from the built .so, initialised on addr and started.
 inline std::shared_ptr<micro::Registry> open(
     const std::string& addr, std::string plugin_options = R"({"wait_s":2})",
     std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) {
-  micro::plugin::Loader loader(micro::plugin::LoaderOptions{{micro::test::plugin_dir()}});
-  auto d = loader.find(micro::plugin::Kind::registry, "consul");
-  NullHost host;
-  auto r = std::dynamic_pointer_cast<micro::Registry>(loader.create(d, host));
-  REQUIRE(r);
+  auto r = micro::test::create_plugin<micro::Registry>(micro::plugin::Kind::registry, "consul");
   r->init(micro::Registry::Options{{addr}, timeout, std::move(plugin_options)});
   r->start();
   return r;
@@ -63,14 +47,7 @@ inline micro::registry::RegisterOptions ttl(int seconds) {
   return micro::registry::RegisterOptions{std::chrono::seconds(seconds)};
 }
 
-inline micro::Errc errc_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const micro::Error& e) {
-    return e.errc();
-  }
-  return micro::Errc::ok;
-}
+using micro::test::errc_of;
 
 inline bool has_node(micro::Registry& r, const std::string& name, const std::string& node_id) {
   try {

@@ -13,24 +13,11 @@
 #include "etcd_fixture.h"
 #include "etcd_registry.h"
 #include "micro/errors.h"
-#include "micro/loader.h"
 #include "micro/registry.h"
+#include "plugin_host.h"
 #include "support.h"
 
 namespace regetcd_test {
-
-/// A Host that offers nothing: registry-etcd requires no other component.
-class NullHost final : public micro::plugin::Host {
- public:
-  std::shared_ptr<micro::Registry> registry() override { throw none(); }
-  std::shared_ptr<micro::Transport> transport() override { throw none(); }
-  std::shared_ptr<micro::Broker> broker() override { throw none(); }
-  std::shared_ptr<micro::Selector> selector() override { throw none(); }
-  std::shared_ptr<micro::Codec> codec(std::string_view) override { throw none(); }
-
- private:
-  static micro::Error none() { return micro::Error(micro::Errc::plugin, "not offered"); }
-};
 
 inline micro::Registry::Options options(const std::string& addrs, std::string plugin_options,
                                         std::chrono::milliseconds timeout) {
@@ -41,11 +28,7 @@ inline micro::Registry::Options options(const std::string& addrs, std::string pl
 inline std::shared_ptr<micro::Registry> open(
     const std::string& addrs, std::string plugin_options = "{}",
     std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
-  micro::plugin::Loader loader(micro::plugin::LoaderOptions{{micro::test::plugin_dir()}});
-  auto d = loader.find(micro::plugin::Kind::registry, "etcd");
-  NullHost host;
-  auto r = std::dynamic_pointer_cast<micro::Registry>(loader.create(d, host));
-  REQUIRE(r);
+  auto r = micro::test::create_plugin<micro::Registry>(micro::plugin::Kind::registry, "etcd");
   r->init(options(addrs, std::move(plugin_options), timeout));
   r->start();
   return r;
@@ -101,14 +84,7 @@ inline std::optional<micro::registry::Result> next_matching(
   return std::nullopt;
 }
 
-inline micro::Errc errc_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const micro::Error& e) {
-    return e.errc();
-  }
-  return micro::Errc::ok;
-}
+using micro::test::errc_of;
 
 /// True when get_service(name) finds node_id.
 inline bool has_node(micro::Registry& r, const std::string& name, const std::string& node_id) {

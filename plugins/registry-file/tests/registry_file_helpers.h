@@ -13,33 +13,15 @@
 #include <string>
 
 #include "micro/errors.h"
-#include "micro/loader.h"
 #include "micro/registry.h"
+#include "plugin_host.h"
 #include "support.h"
 
 namespace regfile_test {
 
-/// A Host that offers nothing: registry-file requires no other component.
-class NullHost final : public micro::plugin::Host {
- public:
-  std::shared_ptr<micro::Registry> registry() override { throw none(); }
-  std::shared_ptr<micro::Transport> transport() override { throw none(); }
-  std::shared_ptr<micro::Broker> broker() override { throw none(); }
-  std::shared_ptr<micro::Selector> selector() override { throw none(); }
-  std::shared_ptr<micro::Codec> codec(std::string_view) override { throw none(); }
-
- private:
-  static micro::Error none() { return micro::Error(micro::Errc::plugin, "not offered"); }
-};
-
 /// A registry-file instance loaded from the built plugin, not yet initialised.
 inline std::shared_ptr<micro::Registry> load() {
-  micro::plugin::Loader loader(micro::plugin::LoaderOptions{{micro::test::plugin_dir()}});
-  auto d = loader.find(micro::plugin::Kind::registry, "file");
-  NullHost host;
-  auto r = std::dynamic_pointer_cast<micro::Registry>(loader.create(d, host));
-  REQUIRE(r);
-  return r;
+  return micro::test::create_plugin<micro::Registry>(micro::plugin::Kind::registry, "file");
 }
 
 /// A registry-file instance on dir (through Options::addrs, as MICRO_REGISTRY_ADDRESS does).

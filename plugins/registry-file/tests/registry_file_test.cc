@@ -10,21 +10,9 @@
 using namespace regfile_test;
 using micro::Errc;
 using micro::Error;
+using micro::test::errc_of;
 using micro::test::TempDir;
 using micro::test::wait_for;
-
-namespace {
-
-Errc errc_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.errc();
-  }
-  return Errc::ok;
-}
-
-}  // namespace
 
 TEST_CASE("a registered node is returned by get_service and list_services") {
   TempDir dir;

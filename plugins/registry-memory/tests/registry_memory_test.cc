@@ -5,39 +5,19 @@
 #include <thread>
 
 #include "micro/errors.h"
-#include "micro/loader.h"
 #include "micro/registry.h"
+#include "plugin_host.h"
 #include "support.h"
 
 using micro::Clock;
 using micro::registry::Node;
 using micro::registry::Service;
+using micro::test::errc_of;
 
 namespace {
 
-class NoHost final : public micro::plugin::Host {
- public:
-  std::shared_ptr<micro::Registry> registry() override { throw none(); }
-  std::shared_ptr<micro::Transport> transport() override { throw none(); }
-  std::shared_ptr<micro::Broker> broker() override { throw none(); }
-  std::shared_ptr<micro::Selector> selector() override { throw none(); }
-  std::shared_ptr<micro::Codec> codec(std::string_view) override { throw none(); }
-
- private:
-  static micro::Error none() { return micro::Error(micro::Errc::plugin, "not required"); }
-};
-
 std::shared_ptr<micro::Registry> load_registry() {
-  static micro::plugin::Loader loader(micro::plugin::LoaderOptions{{micro::test::plugin_dir()}});
-  NoHost host;
-  auto d = loader.find(micro::plugin::Kind::registry, "memory");
-  auto r = std::dynamic_pointer_cast<micro::Registry>(loader.create(d, host));
-  REQUIRE(r);
-  micro::Registry::Options o;
-  o.plugin_options = micro::plugin::validate_options(d.options_schema, "{}", "registry memory");
-  r->init(o);
-  r->start();
-  return r;
+  return micro::test::load_plugin<micro::Registry>(micro::plugin::Kind::registry, "memory");
 }
 
 Service svc(const std::string& name, const std::string& version,
@@ -47,15 +27,6 @@ Service svc(const std::string& name, const std::string& version,
   s.version = version;
   for (auto& [id, addr] : nodes) s.nodes.push_back(Node{id, addr, {{"transport", "http"}}});
   return s;
-}
-
-micro::Errc errc_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const micro::Error& e) {
-    return e.errc();
-  }
-  return micro::Errc::ok;
 }
 
 constexpr auto kShort = std::chrono::milliseconds(100);
