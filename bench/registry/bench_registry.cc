@@ -620,6 +620,19 @@ void view_shape(int services, int per, const std::string& etcd) {
     const Service& s0 = svcs[0];
     sink += cache.get_service(s0.name)->size();  // cached, watch open
     const int events = 200;
+    // A reader meanwhile, as a selector would be: how long a cached lookup takes while the
+    // cache applies the events (it waited for the whole apply when that held the lock).
+    std::atomic<bool> reading{true};
+    std::vector<double> lookup_ms;
+    size_t reader_sink = 0;
+    std::thread reader([&] {
+      while (reading) {
+        const auto l0 = SteadyClock::now();
+        reader_sink += cache.get_service(s0.name)->size();
+        lookup_ms.push_back(ms_since(l0, SteadyClock::now()));
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+    });
     const auto t0 = SteadyClock::now();
     for (int e = 0; e < events; ++e) {
       const Service one{
@@ -639,6 +652,11 @@ void view_shape(int services, int per, const std::string& etcd) {
       done = cache.get_service(s0.name)->front().nodes.size() == want;
       if (!done) std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
+    reading = false;
+    reader.join();
+    sink += reader_sink;
+    out["churn_lookup_ms"] = percentiles(lookup_ms);
+    out["churn_lookups"] = lookup_ms.size();
     if (done) {
       out["cache_apply_us_per_event"] =
           std::round(ms_since(t0, SteadyClock::now()) * 1000 / events * 10) / 10;
