@@ -6,34 +6,16 @@
 #include <set>
 
 #include "micro/errors.h"
-#include "micro/loader.h"
 #include "micro/registry.h"
 #include "micro/selector.h"
+#include "plugin_host.h"
 #include "support.h"
 
 using micro::registry::Node;
 using micro::registry::Service;
+using micro::test::errc_of;
 
 namespace {
-
-micro::plugin::Loader& loader() {
-  static micro::plugin::Loader l(micro::plugin::LoaderOptions{{micro::test::plugin_dir()}});
-  return l;
-}
-
-class RegistryHost final : public micro::plugin::Host {
- public:
-  explicit RegistryHost(std::shared_ptr<micro::Registry> r) : registry_(std::move(r)) {}
-  std::shared_ptr<micro::Registry> registry() override { return registry_; }
-  std::shared_ptr<micro::Transport> transport() override { throw none(); }
-  std::shared_ptr<micro::Broker> broker() override { throw none(); }
-  std::shared_ptr<micro::Selector> selector() override { throw none(); }
-  std::shared_ptr<micro::Codec> codec(std::string_view) override { throw none(); }
-
- private:
-  static micro::Error none() { return micro::Error(micro::Errc::plugin, "not required"); }
-  std::shared_ptr<micro::Registry> registry_;
-};
 
 struct Fixture {
   std::shared_ptr<micro::Registry> registry;
@@ -42,18 +24,11 @@ struct Fixture {
 
 Fixture load(const std::string& options = "{}") {
   Fixture f;
-  RegistryHost none(nullptr);
-  auto rd = loader().find(micro::plugin::Kind::registry, "memory");
-  f.registry = std::dynamic_pointer_cast<micro::Registry>(loader().create(rd, none));
-  REQUIRE(f.registry);
+  f.registry = micro::test::create_plugin<micro::Registry>(micro::plugin::Kind::registry, "memory");
   f.registry->init({});
-  RegistryHost host(f.registry);
-  auto sd = loader().find(micro::plugin::Kind::selector, "random");
-  f.selector = std::dynamic_pointer_cast<micro::Selector>(loader().create(sd, host));
-  REQUIRE(f.selector);
-  micro::Selector::Options o;
-  o.plugin_options = micro::plugin::validate_options(sd.options_schema, options, "selector random");
-  f.selector->init(o);
+  micro::test::Host host(f.registry);
+  f.selector = micro::test::load_plugin<micro::Selector>(micro::plugin::Kind::selector, "random",
+                                                         options, host, micro::test::Start::no);
   return f;
 }
 
@@ -61,15 +36,6 @@ void add_nodes(micro::Registry& r, const std::string& version, std::vector<std::
   Service s{"greeter", version, {}, {}, {}};
   for (auto& id : ids) s.nodes.push_back(Node{id, "127.0.0.1:1", {}});
   r.register_service(s, {});
-}
-
-micro::Errc errc_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const micro::Error& e) {
-    return e.errc();
-  }
-  return micro::Errc::ok;
 }
 
 const micro::Error kFailure(micro::Errc::unavailable, "connection refused");

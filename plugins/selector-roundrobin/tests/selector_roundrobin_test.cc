@@ -8,35 +8,17 @@
 #include <thread>
 
 #include "micro/errors.h"
-#include "micro/loader.h"
 #include "micro/selector.h"
+#include "plugin_host.h"
 #include "support.h"
 #include "test_registry.h"
 
 using micro::registry::Node;
 using micro::registry::Service;
+using micro::test::errc_of;
 using namespace std::chrono_literals;
 
 namespace {
-
-micro::plugin::Loader& loader() {
-  static micro::plugin::Loader l(micro::plugin::LoaderOptions{{micro::test::plugin_dir()}});
-  return l;
-}
-
-class RegistryHost final : public micro::plugin::Host {
- public:
-  explicit RegistryHost(std::shared_ptr<micro::Registry> r) : registry_(std::move(r)) {}
-  std::shared_ptr<micro::Registry> registry() override { return registry_; }
-  std::shared_ptr<micro::Transport> transport() override { throw none(); }
-  std::shared_ptr<micro::Broker> broker() override { throw none(); }
-  std::shared_ptr<micro::Selector> selector() override { throw none(); }
-  std::shared_ptr<micro::Codec> codec(std::string_view) override { throw none(); }
-
- private:
-  static micro::Error none() { return micro::Error(micro::Errc::plugin, "not required"); }
-  std::shared_ptr<micro::Registry> registry_;
-};
 
 struct Fixture {
   std::shared_ptr<micro::test::TestRegistry> registry;
@@ -46,14 +28,9 @@ struct Fixture {
 Fixture load(const std::string& name = "roundrobin", const std::string& options = "{}") {
   Fixture f;
   f.registry = std::make_shared<micro::test::TestRegistry>();
-  RegistryHost host(f.registry);
-  auto sd = loader().find(micro::plugin::Kind::selector, name);
-  f.selector = std::dynamic_pointer_cast<micro::Selector>(loader().create(sd, host));
-  REQUIRE(f.selector);
-  micro::Selector::Options o;
-  o.plugin_options =
-      micro::plugin::validate_options(sd.options_schema, options, "selector " + name);
-  f.selector->init(o);
+  micro::test::Host host(f.registry);
+  f.selector = micro::test::load_plugin<micro::Selector>(micro::plugin::Kind::selector, name,
+                                                         options, host, micro::test::Start::no);
   return f;
 }
 
@@ -68,15 +45,6 @@ std::vector<std::string> ids(int n) {
   std::vector<std::string> out;
   for (int i = 0; i < n; ++i) out.push_back("n" + std::to_string(i));
   return out;
-}
-
-micro::Errc errc_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const micro::Error& e) {
-    return e.errc();
-  }
-  return micro::Errc::ok;
 }
 
 std::map<std::string, int> spread(micro::Selector& s, int calls) {
