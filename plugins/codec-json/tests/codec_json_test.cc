@@ -3,40 +3,18 @@
 
 #include "micro/codec.h"
 #include "micro/errors.h"
-#include "micro/loader.h"
+#include "plugin_host.h"
 #include "sample.pb.h"
 #include "support.h"
 
-using Catch::Matchers::Contains;
 using micro::codec::Payload;
 using microtest::json::Sample;
 
 namespace {
 
-class NoHost final : public micro::plugin::Host {
- public:
-  std::shared_ptr<micro::Registry> registry() override { throw none(); }
-  std::shared_ptr<micro::Transport> transport() override { throw none(); }
-  std::shared_ptr<micro::Broker> broker() override { throw none(); }
-  std::shared_ptr<micro::Selector> selector() override { throw none(); }
-  std::shared_ptr<micro::Codec> codec(std::string_view) override { throw none(); }
-
- private:
-  static micro::Error none() { return micro::Error(micro::Errc::plugin, "not required"); }
-};
-
 std::shared_ptr<micro::Codec> json_codec() {
-  static micro::plugin::Loader loader(micro::plugin::LoaderOptions{{micro::test::plugin_dir()}});
-  static std::shared_ptr<micro::Codec> codec = [] {
-    NoHost host;
-    auto d = loader.find(micro::plugin::Kind::codec, "json");
-    auto c = std::dynamic_pointer_cast<micro::Codec>(loader.create(d, host));
-    REQUIRE(c);
-    micro::Codec::Options o;
-    o.plugin_options = micro::plugin::validate_options(d.options_schema, "{}", "codec json");
-    c->init(o);
-    return c;
-  }();
+  static std::shared_ptr<micro::Codec> codec = micro::test::load_plugin<micro::Codec>(
+      micro::plugin::Kind::codec, "json", "{}", micro::test::no_host(), micro::test::Start::no);
   return codec;
 }
 
@@ -47,13 +25,7 @@ std::string marshal(const Payload& p) {
 }
 
 void require_bad_request(const std::function<void()>& f) {
-  try {
-    f();
-    FAIL("expected micro::Error{bad_request}");
-  } catch (const micro::Error& e) {
-    CHECK(e.errc() == micro::Errc::bad_request);
-    CHECK_THAT(e.what(), Contains("codec json"));
-  }
+  micro::test::require_error(f, micro::Errc::bad_request, "codec json");
 }
 
 Sample full_sample() {

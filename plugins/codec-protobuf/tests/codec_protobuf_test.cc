@@ -4,7 +4,7 @@
 #include "greeting.pb.h"
 #include "micro/codec.h"
 #include "micro/errors.h"
-#include "micro/loader.h"
+#include "plugin_host.h"
 #include "support.h"
 
 using Catch::Matchers::Contains;
@@ -13,30 +13,9 @@ using microtest::protobuf::Greeting;
 
 namespace {
 
-class NoHost final : public micro::plugin::Host {
- public:
-  std::shared_ptr<micro::Registry> registry() override { throw none(); }
-  std::shared_ptr<micro::Transport> transport() override { throw none(); }
-  std::shared_ptr<micro::Broker> broker() override { throw none(); }
-  std::shared_ptr<micro::Selector> selector() override { throw none(); }
-  std::shared_ptr<micro::Codec> codec(std::string_view) override { throw none(); }
-
- private:
-  static micro::Error none() { return micro::Error(micro::Errc::plugin, "not required"); }
-};
-
 std::shared_ptr<micro::Codec> proto_codec() {
-  static micro::plugin::Loader loader(micro::plugin::LoaderOptions{{micro::test::plugin_dir()}});
-  static std::shared_ptr<micro::Codec> codec = [] {
-    NoHost host;
-    auto d = loader.find(micro::plugin::Kind::codec, "protobuf");
-    auto c = std::dynamic_pointer_cast<micro::Codec>(loader.create(d, host));
-    REQUIRE(c);
-    micro::Codec::Options o;
-    o.plugin_options = micro::plugin::validate_options(d.options_schema, "{}", "codec protobuf");
-    c->init(o);
-    return c;
-  }();
+  static std::shared_ptr<micro::Codec> codec = micro::test::load_plugin<micro::Codec>(
+      micro::plugin::Kind::codec, "protobuf", "{}", micro::test::no_host(), micro::test::Start::no);
   return codec;
 }
 
