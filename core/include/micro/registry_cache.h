@@ -23,9 +23,9 @@ struct RegistryCacheOptions {
   /// How long a lookup is trusted before the registry is asked again. 0 = always ask.
   std::chrono::milliseconds ttl{std::chrono::seconds(60)};
   /// Test hook, empty in production: called with the service's name each time the cache has
-  /// built a changed view of a cached service from watch events, before it publishes it, with
-  /// no lock of the cache held (lookups proceed meanwhile). Runs on the watch thread, or on
-  /// the lookup that fetched the service when events arrived during its fetch.
+  /// built a changed view of a cached service from watch results, before it publishes it,
+  /// without the lock lookups take (they proceed meanwhile; other appliers wait). Runs on the
+  /// watch thread, or on the lookup that fetched the service when results arrived meanwhile.
   std::function<void(std::string_view service)> apply_hook{};
 };
 
