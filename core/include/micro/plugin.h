@@ -19,7 +19,8 @@
 /// its minor is <= MICRO_ABI_MINOR. Bump the minor for additions (new virtuals at the end of a
 /// class, new kinds); bump the major for any change to an existing class layout or signature.
 /// 2.0: Codec::read_header and Codec::write take their message by value (moved, not copied);
-///      Codec::content_types returns a reference (no allocation per lookup).
+///      Codec::content_types returns a reference (no allocation per lookup); Metadata is a
+///      flat sorted vector; RegistryCache (built by selector plugins) changed layout.
 #define MICRO_ABI_MAJOR 2
 #define MICRO_ABI_MINOR 0
 #define MICRO_VERSION "0.1.0"
