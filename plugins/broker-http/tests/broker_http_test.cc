@@ -11,56 +11,23 @@
 
 #include "micro/broker.h"
 #include "micro/errors.h"
-#include "micro/loader.h"
 #include "micro/registry.h"
+#include "plugin_host.h"
 #include "support.h"
 
 using micro::test::wait_for;
 
 namespace {
 
-micro::plugin::Loader& loader() {
-  static micro::plugin::Loader l(micro::plugin::LoaderOptions{{micro::test::plugin_dir()}});
-  return l;
-}
-
-class RegistryHost final : public micro::plugin::Host {
- public:
-  explicit RegistryHost(std::shared_ptr<micro::Registry> r) : r_(std::move(r)) {}
-  std::shared_ptr<micro::Registry> registry() override { return r_; }
-  std::shared_ptr<micro::Transport> transport() override { throw none(); }
-  std::shared_ptr<micro::Broker> broker() override { throw none(); }
-  std::shared_ptr<micro::Selector> selector() override { throw none(); }
-  std::shared_ptr<micro::Codec> codec(std::string_view) override { throw none(); }
-
- private:
-  static micro::Error none() { return micro::Error(micro::Errc::plugin, "not required"); }
-  std::shared_ptr<micro::Registry> r_;
-};
-
 std::shared_ptr<micro::Registry> load_registry() {
-  RegistryHost host(nullptr);
-  auto d = loader().find(micro::plugin::Kind::registry, "memory");
-  auto r = std::dynamic_pointer_cast<micro::Registry>(loader().create(d, host));
-  REQUIRE(r);
-  micro::Registry::Options o;
-  o.plugin_options = micro::plugin::validate_options(d.options_schema, "{}", "registry memory");
-  r->init(o);
-  r->start();
-  return r;
+  return micro::test::load_plugin<micro::Registry>(micro::plugin::Kind::registry, "memory");
 }
 
 std::shared_ptr<micro::Broker> load_broker(std::shared_ptr<micro::Registry> reg,
                                            const std::string& options = "{}") {
-  RegistryHost host(std::move(reg));
-  auto d = loader().find(micro::plugin::Kind::broker, "http");
-  auto b = std::dynamic_pointer_cast<micro::Broker>(loader().create(d, host));
-  REQUIRE(b);
-  micro::Broker::Options o;
-  o.plugin_options = micro::plugin::validate_options(d.options_schema, options, "broker http");
-  b->init(o);
-  b->start();
-  return b;
+  micro::test::Host host(std::move(reg));
+  return micro::test::load_plugin<micro::Broker>(micro::plugin::Kind::broker, "http", options,
+                                                 host);
 }
 
 micro::broker::Message msg(const std::string& body) {

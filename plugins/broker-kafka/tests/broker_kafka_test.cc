@@ -13,7 +13,7 @@
 
 #include "micro/broker.h"
 #include "micro/errors.h"
-#include "micro/loader.h"
+#include "plugin_host.h"
 #include "support.h"
 
 using Catch::Matchers::Contains;
@@ -22,35 +22,17 @@ using namespace std::chrono_literals;
 
 namespace {
 
-class NoHost final : public micro::plugin::Host {
- public:
-  std::shared_ptr<micro::Registry> registry() override { throw none(); }
-  std::shared_ptr<micro::Transport> transport() override { throw none(); }
-  std::shared_ptr<micro::Broker> broker() override { throw none(); }
-  std::shared_ptr<micro::Selector> selector() override { throw none(); }
-  std::shared_ptr<micro::Codec> codec(std::string_view) override { throw none(); }
-
- private:
-  static micro::Error none() { return micro::Error(micro::Errc::plugin, "not required"); }
-};
-
 // Quick group rebalances and an even spread of unkeyed records over partitions.
 const std::string kFast = R"({"session.timeout.ms":"6000","heartbeat.interval.ms":"500",)"
                           R"("sticky.partitioning.linger.ms":"0","log_level":"3"})";
 
 std::shared_ptr<micro::Broker> load_broker(const std::string& bootstrap,
                                            const std::string& options = "{}", bool start = true) {
-  static micro::plugin::Loader loader(micro::plugin::LoaderOptions{{micro::test::plugin_dir()}});
-  NoHost host;
-  auto d = loader.find(micro::plugin::Kind::broker, "kafka");
-  auto b = std::dynamic_pointer_cast<micro::Broker>(loader.create(d, host));
-  REQUIRE(b);
   micro::Broker::Options o;
   if (!bootstrap.empty()) o.addrs = {bootstrap};
-  o.plugin_options = micro::plugin::validate_options(d.options_schema, options, "broker kafka");
-  b->init(o);
-  if (start) b->start();
-  return b;
+  return micro::test::load_plugin<micro::Broker>(
+      micro::plugin::Kind::broker, "kafka", options, micro::test::no_host(),
+      start ? micro::test::Start::yes : micro::test::Start::no, std::move(o));
 }
 
 std::string opts(const std::string& extra = "") {

@@ -11,7 +11,7 @@
 
 #include "micro/broker.h"
 #include "micro/errors.h"
-#include "micro/loader.h"
+#include "plugin_host.h"
 #include "support.h"
 
 using Catch::Matchers::Contains;
@@ -19,29 +19,8 @@ using micro::test::wait_for;
 
 namespace {
 
-class NoHost final : public micro::plugin::Host {
- public:
-  std::shared_ptr<micro::Registry> registry() override { throw none(); }
-  std::shared_ptr<micro::Transport> transport() override { throw none(); }
-  std::shared_ptr<micro::Broker> broker() override { throw none(); }
-  std::shared_ptr<micro::Selector> selector() override { throw none(); }
-  std::shared_ptr<micro::Codec> codec(std::string_view) override { throw none(); }
-
- private:
-  static micro::Error none() { return micro::Error(micro::Errc::plugin, "not required"); }
-};
-
 std::shared_ptr<micro::Broker> load_broker(const std::string& options = "{}") {
-  static micro::plugin::Loader loader(micro::plugin::LoaderOptions{{micro::test::plugin_dir()}});
-  NoHost host;
-  auto d = loader.find(micro::plugin::Kind::broker, "memory");
-  auto b = std::dynamic_pointer_cast<micro::Broker>(loader.create(d, host));
-  REQUIRE(b);
-  micro::Broker::Options o;
-  o.plugin_options = micro::plugin::validate_options(d.options_schema, options, "broker memory");
-  b->init(o);
-  b->start();
-  return b;
+  return micro::test::load_plugin<micro::Broker>(micro::plugin::Kind::broker, "memory", options);
 }
 
 micro::broker::Message msg(const std::string& body) {
