@@ -17,9 +17,10 @@
 #include <vector>
 
 #include "micro/errors.h"
-#include "micro/loader.h"
 #include "micro/transport.h"
+#include "plugin_host.h"
 #include "support.h"
+#include "transport_server.h"
 
 namespace httptest {
 
@@ -27,96 +28,16 @@ using micro::transport::Message;
 using micro::transport::Socket;
 using namespace std::chrono_literals;
 
-class NoHost final : public micro::plugin::Host {
- public:
-  std::shared_ptr<micro::Registry> registry() override { throw none(); }
-  std::shared_ptr<micro::Transport> transport() override { throw none(); }
-  std::shared_ptr<micro::Broker> broker() override { throw none(); }
-  std::shared_ptr<micro::Selector> selector() override { throw none(); }
-  std::shared_ptr<micro::Codec> codec(std::string_view) override { throw none(); }
-
- private:
-  static micro::Error none() { return micro::Error(micro::Errc::plugin, "not required"); }
-};
-
-inline micro::plugin::Loader& loader() {
-  static micro::plugin::Loader l(micro::plugin::LoaderOptions{{micro::test::plugin_dir()}});
-  return l;
-}
-
-/// A started http transport from the .so, with plugin options (JSON text).
+/// A started http transport from the .so, with plugin options (JSON text). The .so stays loaded
+/// for the whole run (micro::test::plugin_loader()): an Error thrown by the plugin is an object
+/// whose vtable lives in the plugin, and it may outlive every transport instance.
 inline std::shared_ptr<micro::Transport> make_transport(const std::string& options = "{}") {
-  NoHost host;
-  auto d = loader().find(micro::plugin::Kind::transport, "http");
-  auto t = std::dynamic_pointer_cast<micro::Transport>(loader().create(d, host));
-  if (!t) throw std::runtime_error("plugin is not a micro::Transport");
-  micro::Transport::Options o;
-  o.plugin_options = micro::plugin::validate_options(d.options_schema, options, "transport http");
-  t->init(o);
-  t->start();
-  return t;
+  return micro::test::load_plugin<micro::Transport>(micro::plugin::Kind::transport, "http",
+                                                    options);
 }
 
-/// Listens on 127.0.0.1:0 and runs accept(handler) on a thread; records the Errc of every
-/// exception a handler's recv() throws. The destructor stops the transport, which closes every
-/// socket and joins the connection threads, so no handler outlives this object.
-class Server {
- public:
-  using Handler = std::function<void(std::shared_ptr<Socket>)>;
-  Server(std::shared_ptr<micro::Transport> t, Handler h)
-      : transport_(t), listener_(t->listen("127.0.0.1:0")) {
-    handler_ = [this, h](std::shared_ptr<Socket> s) {
-      ++accepted_;
-      try {
-        h(std::move(s));
-      } catch (const micro::Error& e) {
-        std::lock_guard<std::mutex> lk(mu_);
-        errors_.push_back(e.errc());
-        messages_.push_back(e.what());
-      }
-    };
-    thread_ = std::thread([this] { listener_->accept(handler_); });
-  }
-  ~Server() {
-    listener_->close();
-    thread_.join();
-    transport_->stop();
-  }
-  std::string addr() const { return listener_->addr(); }
-  int port() const { return std::stoi(addr().substr(addr().rfind(':') + 1)); }
-  int accepted() const { return accepted_.load(); }
-  bool has_error(micro::Errc e) {
-    std::lock_guard<std::mutex> lk(mu_);
-    for (auto x : errors_)
-      if (x == e) return true;
-    return false;
-  }
-  std::string error_text() {
-    std::lock_guard<std::mutex> lk(mu_);
-    std::string s;
-    for (auto& m : messages_) s += m + "\n";
-    return s;
-  }
-
- private:
-  std::shared_ptr<micro::Transport> transport_;
-  std::unique_ptr<micro::transport::Listener> listener_;
-  Handler handler_;
-  std::thread thread_;
-  std::atomic<int> accepted_{0};
-  std::mutex mu_;
-  std::vector<micro::Errc> errors_;
-  std::vector<std::string> messages_;
-};
-
-/// Echoes every request as one response until recv throws (rethrown for the Server to record).
-inline void echo(std::shared_ptr<Socket> s) {
-  for (;;) {
-    Message m;
-    s->recv(m);
-    s->send(m);
-  }
-}
+using Server = micro::test::TransportServer;
+using micro::test::echo;
 
 /// A thread-safe queue of messages received by handlers.
 class Inbox {
@@ -213,14 +134,6 @@ struct Fd {
   operator int() const { return fd; }
 };
 
-template <class F>
-micro::Errc errc_of(F&& f) {
-  try {
-    f();
-  } catch (const micro::Error& e) {
-    return e.errc();
-  }
-  return micro::Errc::ok;
-}
+using micro::test::errc_of;
 
 }  // namespace httptest

@@ -12,9 +12,10 @@
 #include <zmq.hpp>
 
 #include "micro/errors.h"
-#include "micro/loader.h"
 #include "micro/transport.h"
+#include "plugin_host.h"
 #include "support.h"
+#include "transport_server.h"
 
 namespace zmqtest {
 
@@ -22,104 +23,17 @@ using micro::transport::Message;
 using micro::transport::Socket;
 using namespace std::chrono_literals;
 
-class NoHost final : public micro::plugin::Host {
- public:
-  std::shared_ptr<micro::Registry> registry() override { throw none(); }
-  std::shared_ptr<micro::Transport> transport() override { throw none(); }
-  std::shared_ptr<micro::Broker> broker() override { throw none(); }
-  std::shared_ptr<micro::Selector> selector() override { throw none(); }
-  std::shared_ptr<micro::Codec> codec(std::string_view) override { throw none(); }
-
- private:
-  static micro::Error none() { return micro::Error(micro::Errc::plugin, "not required"); }
-};
-
-inline micro::plugin::Loader& loader() {
-  static micro::plugin::Loader l(micro::plugin::LoaderOptions{{micro::test::plugin_dir()}});
-  return l;
-}
-
-/// A started zmq transport from the .so, with plugin options (JSON text).
+/// A started zmq transport from the .so, with plugin options (JSON text). The .so stays loaded
+/// for the whole run (micro::test::plugin_loader()): an Error thrown by the plugin is an object
+/// whose vtable lives in the plugin, and it may outlive every transport instance.
 inline std::shared_ptr<micro::Transport> make_transport(const std::string& options = "{}") {
-  NoHost host;
-  auto d = loader().find(micro::plugin::Kind::transport, "zmq");
-  auto t = std::dynamic_pointer_cast<micro::Transport>(loader().create(d, host));
-  if (!t) throw std::runtime_error("plugin is not a micro::Transport");
-  // Keeps the .so loaded for the whole run: an Error thrown by the plugin is an object whose
-  // vtable lives in the plugin, and it must not outlive the last instance that pins the .so.
-  static std::shared_ptr<micro::Transport> keep = t;
-  micro::Transport::Options o;
-  o.plugin_options = micro::plugin::validate_options(d.options_schema, options, "transport zmq");
-  t->init(o);
-  t->start();
-  return t;
+  return micro::test::load_plugin<micro::Transport>(micro::plugin::Kind::transport, "zmq", options);
 }
 
-/// Listens on addr and runs accept(handler) on a thread; records the Errc of every exception
-/// a handler throws. The destructor closes the listener and stops the transport, which joins
-/// the connection threads, so no handler outlives this object.
-class Server {
- public:
-  using Handler = std::function<void(std::shared_ptr<Socket>)>;
-  Server(std::shared_ptr<micro::Transport> t, Handler h, const std::string& addr = "127.0.0.1:0")
-      : transport_(t), listener_(t->listen(addr)) {
-    handler_ = [this, h](std::shared_ptr<Socket> s) {
-      ++accepted_;
-      try {
-        h(std::move(s));
-      } catch (const micro::Error& e) {
-        std::lock_guard<std::mutex> lk(mu_);
-        errors_.push_back(e.errc());
-      }
-    };
-    thread_ = std::thread([this] { listener_->accept(handler_); });
-  }
-  ~Server() { shutdown(); }
-  void shutdown() {
-    if (done_) return;
-    done_ = true;
-    listener_->close();
-    thread_.join();
-    transport_->stop();
-  }
-  std::string addr() const { return listener_->addr(); }
-  int accepted() const { return accepted_.load(); }
-  bool has_error(micro::Errc e) {
-    std::lock_guard<std::mutex> lk(mu_);
-    for (auto x : errors_)
-      if (x == e) return true;
-    return false;
-  }
+using Server = micro::test::TransportServer;
+using micro::test::echo;
 
- private:
-  std::shared_ptr<micro::Transport> transport_;
-  std::unique_ptr<micro::transport::Listener> listener_;
-  Handler handler_;
-  std::thread thread_;
-  std::atomic<int> accepted_{0};
-  bool done_ = false;
-  std::mutex mu_;
-  std::vector<micro::Errc> errors_;
-};
-
-/// Echoes every request as one response until recv throws (rethrown for the Server to record).
-inline void echo(std::shared_ptr<Socket> s) {
-  for (;;) {
-    Message m;
-    s->recv(m);
-    s->send(m);
-  }
-}
-
-template <class F>
-micro::Errc errc_of(F&& f) {
-  try {
-    f();
-  } catch (const micro::Error& e) {
-    return e.errc();
-  }
-  return micro::Errc::ok;
-}
+using micro::test::errc_of;
 
 /// One echo round trip on a fresh channel; true when the body came back.
 inline bool round_trip(micro::Transport& t, const std::string& addr,
