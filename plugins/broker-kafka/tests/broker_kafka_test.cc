@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "broker_inbox.h"
 #include "micro/broker.h"
 #include "micro/errors.h"
 #include "plugin_host.h"
@@ -67,11 +68,7 @@ class MockCluster {
 };
 
 micro::broker::Message msg(const std::string& body, const std::string& topic = "events") {
-  micro::broker::Message m;
-  m.header["Content-Type"] = "application/json";
-  m.header["Micro-Topic"] = topic;
-  m.body = body;
-  return m;
+  return micro::test::json_message(body, topic);
 }
 
 // Counts how often each body was handled.

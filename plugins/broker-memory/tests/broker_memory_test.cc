@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "broker_inbox.h"
 #include "micro/broker.h"
 #include "micro/errors.h"
 #include "plugin_host.h"
@@ -23,29 +24,9 @@ std::shared_ptr<micro::Broker> load_broker(const std::string& options = "{}") {
   return micro::test::load_plugin<micro::Broker>(micro::plugin::Kind::broker, "memory", options);
 }
 
-micro::broker::Message msg(const std::string& body) {
-  micro::broker::Message m;
-  m.header["Content-Type"] = "application/json";
-  m.header["Micro-Topic"] = "events";
-  m.body = body;
-  return m;
-}
+micro::broker::Message msg(const std::string& body) { return micro::test::json_message(body); }
 
-// Collects the bodies a subscriber received.
-struct Inbox {
-  std::mutex mu;
-  std::vector<std::string> bodies;
-  micro::broker::Handler handler() {
-    return [this](micro::broker::Event& e) {
-      std::lock_guard lk(mu);
-      bodies.push_back(e.message().body);
-    };
-  }
-  std::size_t size() {
-    std::lock_guard lk(mu);
-    return bodies.size();
-  }
-};
+using micro::test::Inbox;
 
 }  // namespace
 

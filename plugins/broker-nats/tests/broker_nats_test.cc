@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "broker_inbox.h"
 #include "micro/broker.h"
 #include "micro/errors.h"
 #include "nats_server.h"
@@ -36,33 +37,9 @@ std::shared_ptr<micro::Broker> load_broker(std::vector<std::string> addrs,
       start ? micro::test::Start::yes : micro::test::Start::no, std::move(o));
 }
 
-micro::broker::Message msg(const std::string& body) {
-  micro::broker::Message m;
-  m.header["Content-Type"] = "application/json";
-  m.header["Micro-Topic"] = "events";
-  m.body = body;
-  return m;
-}
+micro::broker::Message msg(const std::string& body) { return micro::test::json_message(body); }
 
-// Collects the bodies a subscriber received.
-struct Inbox {
-  std::mutex mu;
-  std::vector<std::string> bodies;
-  micro::broker::Handler handler() {
-    return [this](micro::broker::Event& e) {
-      std::lock_guard lk(mu);
-      bodies.push_back(e.message().body);
-    };
-  }
-  std::size_t size() {
-    std::lock_guard lk(mu);
-    return bodies.size();
-  }
-  bool has(const std::string& body) {
-    std::lock_guard lk(mu);
-    return std::find(bodies.begin(), bodies.end(), body) != bodies.end();
-  }
-};
+using micro::test::Inbox;
 
 // A plain libnats connection, independent of the plugin.
 struct RawNats {
