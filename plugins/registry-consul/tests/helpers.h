@@ -13,6 +13,7 @@
 #include "micro/errors.h"
 #include "micro/registry.h"
 #include "plugin_host.h"
+#include "registry_helpers.h"
 #include "support.h"
 
 namespace consul_test {
@@ -30,36 +31,17 @@ inline std::shared_ptr<micro::Registry> open(
 inline micro::registry::Service service(const std::string& name, const std::string& node_id,
                                         const std::string& address = "127.0.0.1:8080",
                                         const std::string& version = "1.0.0") {
-  micro::registry::Service s;
-  s.name = name;
-  s.version = version;
-  micro::registry::Endpoint e;
-  e.name = "Greeter.Hello";
-  e.request = micro::registry::Value{"Request", "Request", {{"name", "string", {}}}};
-  e.metadata = {{"stream", "false"}};
-  s.endpoints.push_back(e);
-  s.nodes.push_back(
-      micro::registry::Node{node_id, address, {{"protocol", "mucp"}, {"registry", "consul"}}});
+  auto s = micro::test::registry_service(name, node_id, address, version,
+                                         {{"protocol", "mucp"}, {"registry", "consul"}});
+  s.endpoints[0].request = micro::registry::Value{"Request", "Request", {{"name", "string", {}}}};
   return s;
 }
 
-inline micro::registry::RegisterOptions ttl(int seconds) {
-  return micro::registry::RegisterOptions{std::chrono::seconds(seconds)};
-}
+using micro::test::ttl;
 
 using micro::test::errc_of;
 
-inline bool has_node(micro::Registry& r, const std::string& name, const std::string& node_id) {
-  try {
-    for (const auto& s : r.get_service(name)) {
-      for (const auto& n : s.nodes) {
-        if (n.id == node_id) return true;
-      }
-    }
-  } catch (const micro::Error&) {
-  }
-  return false;
-}
+using micro::test::has_node;
 
 /// hex(zlib(data)) as go-micro's encoding.go writes it (computed here, not by the plugin).
 inline std::string go_enc(const std::string& data) {

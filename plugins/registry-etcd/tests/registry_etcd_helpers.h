@@ -15,6 +15,7 @@
 #include "micro/errors.h"
 #include "micro/registry.h"
 #include "plugin_host.h"
+#include "registry_helpers.h"
 #include "support.h"
 
 namespace regetcd_test {
@@ -46,27 +47,15 @@ inline std::unique_ptr<micro::plugins::EtcdRegistry> open_direct(
 inline micro::registry::Service service(const std::string& name, const std::string& node_id,
                                         const std::string& address = "127.0.0.1:1",
                                         const std::string& version = "1.0.0") {
-  micro::registry::Service s;
-  s.name = name;
-  s.version = version;
-  micro::registry::Endpoint e;
-  e.name = "Greeter.Hello";
-  e.metadata = {{"stream", "false"}};
-  s.endpoints.push_back(e);
-  s.nodes.push_back(micro::registry::Node{node_id, address, {{"protocol", "mucp"}}});
-  return s;
+  return micro::test::registry_service(name, node_id, address, version);
 }
 
-inline micro::registry::RegisterOptions ttl(int seconds) {
-  return micro::registry::RegisterOptions{std::chrono::seconds(seconds)};
-}
+using micro::test::ttl;
 
 /// The next watch result within timeout; fails the test when none comes.
 inline micro::registry::Result next_result(
     micro::registry::Watcher& w, std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
-  auto r = w.next(micro::Clock::now() + timeout);
-  REQUIRE(r.has_value());
-  return *r;
+  return micro::test::next_result(w, timeout);
 }
 
 /// The next result with this action and node id (others skipped), within timeout.
@@ -86,17 +75,6 @@ inline std::optional<micro::registry::Result> next_matching(
 
 using micro::test::errc_of;
 
-/// True when get_service(name) finds node_id.
-inline bool has_node(micro::Registry& r, const std::string& name, const std::string& node_id) {
-  try {
-    for (const auto& s : r.get_service(name)) {
-      for (const auto& n : s.nodes) {
-        if (n.id == node_id) return true;
-      }
-    }
-  } catch (const micro::Error&) {
-  }
-  return false;
-}
+using micro::test::has_node;
 
 }  // namespace regetcd_test

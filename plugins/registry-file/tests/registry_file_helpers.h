@@ -15,6 +15,7 @@
 #include "micro/errors.h"
 #include "micro/registry.h"
 #include "plugin_host.h"
+#include "registry_helpers.h"
 #include "support.h"
 
 namespace regfile_test {
@@ -37,15 +38,7 @@ inline std::shared_ptr<micro::Registry> open(const std::filesystem::path& dir,
 inline micro::registry::Service service(const std::string& name, const std::string& node_id,
                                         const std::string& address = "127.0.0.1:1",
                                         const std::string& version = "1.0.0") {
-  micro::registry::Service s;
-  s.name = name;
-  s.version = version;
-  micro::registry::Endpoint e;
-  e.name = "Greeter.Hello";
-  e.metadata = {{"stream", "false"}};
-  s.endpoints.push_back(e);
-  s.nodes.push_back(micro::registry::Node{node_id, address, {{"protocol", "mucp"}}});
-  return s;
+  return micro::test::registry_service(name, node_id, address, version);
 }
 
 /// Writes text to path and gives it an expiry (mtime) seconds_ahead from now.
@@ -59,9 +52,7 @@ inline void write_node(const std::filesystem::path& path, const std::string& tex
 /// The next watch result within timeout; fails the test when none comes.
 inline micro::registry::Result next_result(
     micro::registry::Watcher& w, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  auto r = w.next(micro::Clock::now() + timeout);
-  REQUIRE(r.has_value());
-  return *r;
+  return micro::test::next_result(w, timeout);
 }
 
 /// True when get_service(name) throws Error{not_found}.
