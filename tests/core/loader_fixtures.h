@@ -1,5 +1,6 @@
 // Shared by the loader and runtime tests: where the fixture plugins are (tests/fixtures), a Host
-// that refuses everything, and a helper that captures the PluginError a call throws.
+// that refuses everything (micro::test::Host offering nothing), and a helper that captures the
+// PluginError a call throws.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -10,6 +11,7 @@
 
 #include "micro/errors.h"
 #include "micro/loader.h"
+#include "plugin_host.h"
 
 namespace micro::test {
 
@@ -20,17 +22,7 @@ inline std::filesystem::path fixture_bad_dir() { return MICRO_FIXTURE_BAD_DIR; }
 inline std::filesystem::path good_codec() { return fixture_good_dir() / "micro-codec-fixture.so"; }
 
 /// A Host for plugins that require nothing: every request is an error.
-class NullHost final : public plugin::Host {
- public:
-  std::shared_ptr<Registry> registry() override { throw none(); }
-  std::shared_ptr<Transport> transport() override { throw none(); }
-  std::shared_ptr<Broker> broker() override { throw none(); }
-  std::shared_ptr<Selector> selector() override { throw none(); }
-  std::shared_ptr<Codec> codec(std::string_view) override { throw none(); }
-
- private:
-  static Error none() { return Error(Errc::plugin, "the test host provides nothing"); }
-};
+using NullHost = Host;
 
 /// The PluginError fn throws; fails the test when it throws none.
 template <class Fn>
