@@ -5,6 +5,9 @@
 # Env: N1 (default 5000) requests at c=1, N64 (default 50000) at c=64, PAYLOAD (default 64) bytes.
 # All traffic on 127.0.0.1; every server started here is killed on exit.
 set -euo pipefail
+for tool in python3; do
+  command -v "$tool" >/dev/null || { echo "run.sh: needs $tool (apt-get install $tool)" >&2; exit 2; }
+done
 
 BUILD=${1:-./build}
 BIN=$BUILD/bin

@@ -7,6 +7,9 @@
 # Env: SERVICES (default "10 100 1000"), TTL (6), INTERVAL (2), WINDOW (12) seconds,
 #      COUNT (200) watch-latency rounds, NODES (10000) view size. Whole run: about 2 minutes.
 set -euo pipefail
+for tool in python3 jq; do
+  command -v "$tool" >/dev/null || { echo "run.sh: needs $tool (apt-get install $tool)" >&2; exit 2; }
+done
 
 BUILD=${1:-./build}
 BIN=$BUILD/bin/micro-bench-registry

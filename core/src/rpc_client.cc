@@ -231,12 +231,11 @@ transport::Message RpcClient::request_message(Context& ctx, const client::Reques
 
 void RpcClient::attempt(Context& ctx, const registry::Node& node, const client::Request& req,
                         const codec::Payload& in, const codec::Payload& out,
-                        const client::CallOptions& opts) {
+                        const client::CallOptions& /*opts: applied by call()*/) {
   const std::string ct =
       wire_content_type(node, req.content_type.empty() ? opts_.content_type : req.content_type);
   auto codec = rt_.codec(ct);
-  const auto timeout = opts.timeout.count() > 0 ? opts.timeout : opts_.request_timeout;
-  const Deadline deadline = std::min(ctx.deadline, Clock::now() + timeout);
+  const Deadline deadline = ctx.deadline;  // set by call(): the caller's, capped by the timeout
   const std::string id = std::to_string(seq_++);
   transport::Message msg = request_message(ctx, req, ct, *codec, &in, deadline, id, false);
 

@@ -41,18 +41,10 @@ class MessageParser final : public bhttp::basic_parser<isRequest> {
     }
     // Go moves Host out of the header map and consumes Transfer-Encoding.
     if ((isRequest && f == bhttp::field::host) || f == bhttp::field::transfer_encoding) return;
-    // Canonical form in place ("micro-id" -> "Micro-Id"). Go and micro-cpp both write headers
-    // sorted by name, so the end of the map is the right hint and the insert is O(1).
-    std::string key(name.data(), name.size());
-    bool up = true;
-    for (char& c : key) {
-      if (up && c >= 'a' && c <= 'z')
-        c = static_cast<char>(c - 'a' + 'A');
-      else if (!up && c >= 'A' && c <= 'Z')
-        c = static_cast<char>(c - 'A' + 'a');
-      up = c == '-';
-    }
-    m_.header.try_emplace(m_.header.end(), std::move(key), value.data(), value.size());
+    // Go and micro-cpp both write headers sorted by name, so the end of the map is the right
+    // hint and the insert is O(1).
+    m_.header.try_emplace(m_.header.end(), canonical_header({name.data(), name.size()}),
+                          value.data(), value.size());
   }
   void on_header_impl(ec_t&) override {}
   void on_body_init_impl(const boost::optional<std::uint64_t>& len, ec_t&) override {

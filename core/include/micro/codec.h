@@ -90,10 +90,10 @@ class Codec : public Component {
   virtual void unmarshal(std::string_view data, const codec::Payload& out) const = 0;
 
   /// Framing form. Fills out's routing fields and header from a transport message; body is
-  /// kept encoded in out.body. The default reads go-micro's mucp headers (Micro-Id,
-  /// Micro-Endpoint, ...). Throws Error{bad_request} on a malformed frame.
-  /// Ownership: in is taken by value so that its header and body move into out without a copy
-  /// on the hot path; pass std::move(msg) unless the caller still needs msg.
+  /// kept encoded in out.body. Thread-safe, stateless. The default reads go-micro's mucp headers
+  /// (Micro-Id, Micro-Endpoint, ...). Throws Error{bad_request} on a malformed frame. Ownership: in
+  /// is taken by value so that its header and body move into out without a copy on the hot path;
+  /// pass std::move(msg) unless the caller still needs msg.
   virtual void read_header(transport::Message in, codec::Message& out,
                            codec::MessageType type) const;
 
@@ -101,7 +101,8 @@ class Codec : public Component {
   virtual void read_body(const codec::Message& m, const codec::Payload& out) const;
 
   /// Writes m (routing fields, header) and the encoded body (nullptr = empty) into a transport
-  /// message, replacing out's contents. The default sets go-micro's mucp headers.
+  /// message, replacing out's contents. Thread-safe, stateless. The default sets go-micro's
+  /// mucp headers.
   /// Throws Error{bad_request}. Ownership: m is taken by value so that its header moves into
   /// out; pass std::move(m) unless the caller still needs m (a stream's template, say).
   virtual void write(codec::Message m, const codec::Payload* body, transport::Message& out) const;

@@ -44,7 +44,9 @@ struct CaseInsensitiveLess {
 /// are one block, and lookups are a binary search. Iteration is in name order, as with
 /// std::map<std::string, std::string, CaseInsensitiveLess>. Differences from std::map:
 /// inserting or erasing invalidates iterators and references, and an iterator's `first`
-/// must not be modified (it would break the order).
+/// must not be modified (it would break the order). Threads: a value type, like std::map: const
+/// use from several threads is safe, any change needs the caller's own synchronisation.
+/// Failure: only allocation (std::bad_alloc) and at() on a missing name (std::out_of_range).
 class Metadata {
  public:
   using key_type = std::string;

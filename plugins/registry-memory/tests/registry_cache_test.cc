@@ -7,9 +7,9 @@
 #include <thread>
 
 #include "micro/errors.h"
-#include "micro/loader.h"
 #include "micro/registry.h"
 #include "micro/registry_cache.h"
+#include "plugin_host.h"
 #include "support.h"
 
 using micro::registry::Node;
@@ -18,28 +18,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-class NoHost final : public micro::plugin::Host {
- public:
-  std::shared_ptr<micro::Registry> registry() override { throw none(); }
-  std::shared_ptr<micro::Transport> transport() override { throw none(); }
-  std::shared_ptr<micro::Broker> broker() override { throw none(); }
-  std::shared_ptr<micro::Selector> selector() override { throw none(); }
-  std::shared_ptr<micro::Codec> codec(std::string_view) override { throw none(); }
-
- private:
-  static micro::Error none() { return micro::Error(micro::Errc::plugin, "not required"); }
-};
-
+// The memory registry as a service process loads it, not started (the cache starts nothing).
 std::shared_ptr<micro::Registry> load_registry() {
-  static micro::plugin::Loader loader(micro::plugin::LoaderOptions{{micro::test::plugin_dir()}});
-  NoHost host;
-  auto d = loader.find(micro::plugin::Kind::registry, "memory");
-  auto r = std::dynamic_pointer_cast<micro::Registry>(loader.create(d, host));
-  REQUIRE(r);
-  micro::Registry::Options o;
-  o.plugin_options = micro::plugin::validate_options(d.options_schema, "{}", "registry memory");
-  r->init(o);
-  return r;
+  return micro::test::load_plugin<micro::Registry>(micro::plugin::Kind::registry, "memory", "{}",
+                                                   micro::test::no_host(), micro::test::Start::no);
 }
 
 // Wraps the memory registry: counts lookups, can be taken down, can hold lookups.
