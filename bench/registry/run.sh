@@ -48,10 +48,10 @@ P=http://127.0.0.1:$PPORT
   --initial-cluster-state new >"$TMP/etcd.log" 2>&1 &
 ETCD_PID=$!
 for _ in $(seq 1 150); do
-  if curl -sf "$C/health" 2>/dev/null | grep -q '"true"'; then break; fi
+  if curl -sf "$C/health" 2>/dev/null | grep '"true"' >/dev/null; then break; fi
   sleep 0.2
 done
-curl -sf "$C/health" | grep -q '"true"' || { echo "run.sh: etcd did not come up:" >&2; tail -20 "$TMP/etcd.log" >&2; exit 1; }
+curl -sf "$C/health" | grep '"true"' >/dev/null || { echo "run.sh: etcd did not come up:" >&2; tail -20 "$TMP/etcd.log" >&2; exit 1; }
 ADDR=127.0.0.1:$CPORT
 
 export MICRO_LOG_LEVEL=${MICRO_LOG_LEVEL:-warn}

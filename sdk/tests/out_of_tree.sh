@@ -69,8 +69,10 @@ step "build an application out of tree"
 run cmake -S "$src/sdk/tests/load_check" -B "$work/app" "${cmake_args[@]}"
 run cmake --build "$work/app"
 app=$work/app/load_check
-ldd "$app" | grep -q "$work/sdk/lib/libmicro_core.so" ||
-  fail "load_check is not linked against the installed libmicro_core: $(ldd "$app" | grep micro_core)"
+# Capture first: with pipefail, `ldd | grep -q` fails when grep exits early and ldd gets SIGPIPE.
+deps=$(ldd "$app") || fail "ldd $app"
+grep -q "$work/sdk/lib/libmicro_core.so" <<<"$deps" ||
+  fail "load_check is not linked against the installed libmicro_core: $(grep micro_core <<<"$deps")"
 
 # The codecs list: the defaults (only bytes in loader mode, where others may not be built).
 if [[ $mode == runtime ]]; then
