@@ -344,8 +344,6 @@ nlohmann::json Client::call(std::string_view path, const nlohmann::json& body) {
   const auto start = Clock::now();
   const auto deadline = start + config_.timeout;
   const size_t n = config_.endpoints.size();
-  const auto slice = std::max<std::chrono::milliseconds>(config_.timeout / long(n),
-                                                         std::chrono::milliseconds(500));
   const std::string text = body.dump();
   std::string last;
   const size_t first = current_.load();
@@ -353,6 +351,10 @@ nlohmann::json Client::call(std::string_view path, const nlohmann::json& body) {
     const size_t ep = (first + i) % n;
     const auto now = Clock::now();
     if (now >= deadline) break;
+    // A fair share of what is left (at least 500 ms): an address that refused at once leaves
+    // its share to the others, which may be waiting out a leader election.
+    const auto slice = std::max<Clock::duration>((deadline - now) / long(n - i),
+                                                 std::chrono::milliseconds(500));
     const Deadline d = i + 1 == n ? deadline : std::min(deadline, now + slice);
     try {
       auto r = call_on(ep, path, text, d);

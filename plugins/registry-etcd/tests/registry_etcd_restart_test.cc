@@ -51,7 +51,9 @@ TEST_CASE("a heartbeat while etcd is down reports unavailable, and recovers afte
 
 TEST_CASE("with three etcd members, killing one keeps registration, reads and watch working") {
   EtcdCluster cluster(3);
-  auto r = open(cluster.addresses());
+  // Killing the leader means an election (etcd's election timeout is 1 s, randomised up to 2 s,
+  // longer on a loaded machine): give each call the time to wait it out.
+  auto r = open(cluster.addresses(), "{}", std::chrono::seconds(10));
   auto w = r->watch();
   r->register_service(service("greeter", "greeter-1"), ttl(2));
   REQUIRE(next_matching(*w, "create", "greeter-1").has_value());
