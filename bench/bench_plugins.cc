@@ -87,21 +87,14 @@ void init(const std::shared_ptr<micro::Component>& c, micro::plugin::Kind kind,
     case Kind::transport:
       std::dynamic_pointer_cast<micro::Transport>(c)->init({{}, {}, options});
       break;
-    case Kind::codec:
-      std::dynamic_pointer_cast<micro::Codec>(c)->init({options});
-      break;
+    case Kind::codec: std::dynamic_pointer_cast<micro::Codec>(c)->init({options}); break;
     case Kind::registry:
       std::dynamic_pointer_cast<micro::Registry>(c)->init(
           {{}, std::chrono::milliseconds(5000), options});
       break;
-    case Kind::selector:
-      std::dynamic_pointer_cast<micro::Selector>(c)->init({options});
-      break;
-    case Kind::broker:
-      std::dynamic_pointer_cast<micro::Broker>(c)->init({{}, options});
-      break;
-    default:
-      throw micro::Error(micro::Errc::plugin, "kind not measured");
+    case Kind::selector: std::dynamic_pointer_cast<micro::Selector>(c)->init({options}); break;
+    case Kind::broker: std::dynamic_pointer_cast<micro::Broker>(c)->init({{}, options}); break;
+    default: throw micro::Error(micro::Errc::plugin, "kind not measured");
   }
 }
 

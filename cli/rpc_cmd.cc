@@ -35,13 +35,18 @@ struct RpcArgs {
 std::chrono::milliseconds parse_duration(const std::string& v) {
   double x = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
-  if (ec != std::errc() || x < 0) throw UsageError("bad duration \"" + v + "\" (use 500ms, 5s, 1m)");
+  if (ec != std::errc() || x < 0)
+    throw UsageError("bad duration \"" + v + "\" (use 500ms, 5s, 1m)");
   std::string_view unit(p, v.data() + v.size() - p);
   double ms = 0;
-  if (unit == "ms" || unit.empty()) ms = x;
-  else if (unit == "s") ms = x * 1000;
-  else if (unit == "m") ms = x * 60000;
-  else throw UsageError("bad duration \"" + v + "\" (use 500ms, 5s, 1m)");
+  if (unit == "ms" || unit.empty())
+    ms = x;
+  else if (unit == "s")
+    ms = x * 1000;
+  else if (unit == "m")
+    ms = x * 60000;
+  else
+    throw UsageError("bad duration \"" + v + "\" (use 500ms, 5s, 1m)");
   return std::chrono::milliseconds(static_cast<long>(ms));
 }
 
@@ -49,7 +54,8 @@ long parse_count(const std::string& flag, const std::string& v, long min, long m
   long x = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
   if (ec != std::errc() || p != v.data() + v.size() || x < min || x > max)
-    throw UsageError(flag + " needs a whole number between " + std::to_string(min) + " and " + std::to_string(max));
+    throw UsageError(flag + " needs a whole number between " + std::to_string(min) + " and " +
+                     std::to_string(max));
   return x;
 }
 
@@ -61,20 +67,30 @@ RpcArgs parse(const std::vector<std::string>& args, bool bench_flags) {
       if (i + 1 >= args.size()) throw UsageError(flag + " needs a value");
       return args[++i];
     };
-    if (s == "-v" || s == "--verbose") a.verbose = true;
-    else if (s == "--json") a.json_out = true;
+    if (s == "-v" || s == "--verbose")
+      a.verbose = true;
+    else if (s == "--json")
+      a.json_out = true;
     else if (s == "--metadata" || s == "-m") {
       const std::string& kv = value(s);
       auto eq = kv.find('=');
-      if (eq == std::string::npos || eq == 0) throw UsageError("--metadata needs key=value, got \"" + kv + "\"");
+      if (eq == std::string::npos || eq == 0)
+        throw UsageError("--metadata needs key=value, got \"" + kv + "\"");
       a.metadata.insert_or_assign(kv.substr(0, eq), kv.substr(eq + 1));
-    } else if (s == "--timeout") a.timeout = parse_duration(value(s));
-    else if (s == "--address") a.address = value(s);
-    else if (s == "--content-type") a.content_type = value(s);
-    else if (bench_flags && s == "-n") a.n = parse_count("-n", value(s), 1, 100000000);
-    else if (bench_flags && s == "-c") a.c = parse_count("-c", value(s), 1, 10000);
-    else if (s.size() > 1 && s[0] == '-') throw UsageError("unknown flag " + s);
-    else a.positional.push_back(s);
+    } else if (s == "--timeout")
+      a.timeout = parse_duration(value(s));
+    else if (s == "--address")
+      a.address = value(s);
+    else if (s == "--content-type")
+      a.content_type = value(s);
+    else if (bench_flags && s == "-n")
+      a.n = parse_count("-n", value(s), 1, 100000000);
+    else if (bench_flags && s == "-c")
+      a.c = parse_count("-c", value(s), 1, 10000);
+    else if (s.size() > 1 && s[0] == '-')
+      throw UsageError("unknown flag " + s);
+    else
+      a.positional.push_back(s);
   }
   return a;
 }
@@ -105,7 +121,8 @@ struct Session {
     if (record_nodes) {
       opts.wrappers.push_back([this](client::CallFunc next) -> client::CallFunc {
         return [this, next](Context& ctx, const registry::Node& node, const client::Request& req,
-                            const codec::Payload& in, const codec::Payload& out, const client::CallOptions& o) {
+                            const codec::Payload& in, const codec::Payload& out,
+                            const client::CallOptions& o) {
           next(ctx, node, req, in, out, o);
           std::lock_guard lock(mu);
           ++per_node[node.id];
@@ -121,8 +138,10 @@ struct Session {
 };
 
 void print_value(std::ostream& o, const std::optional<registry::Value>& v) {
-  if (!v) o << "-";
-  else o << v->type;
+  if (!v)
+    o << "-";
+  else
+    o << v->type;
 }
 
 }  // namespace
@@ -187,8 +206,8 @@ int call(const std::vector<std::string>& args) {
   client::CallOptions o;
   o.timeout = a.timeout;
   o.address = a.address;
-  s.client->call(ctx, {a.positional[0], a.positional[1], a.content_type}, codec::Payload::json(body),
-                 codec::Payload::json(reply), o);
+  s.client->call(ctx, {a.positional[0], a.positional[1], a.content_type},
+                 codec::Payload::json(body), codec::Payload::json(reply), o);
   if (a.verbose) {
     for (const auto& [node, n] : s.per_node) std::cerr << "node: " << node << "\n";
     for (const auto& [k, v] : ctx.response_metadata) std::cerr << k << ": " << v << "\n";
@@ -241,8 +260,8 @@ int bench(const std::vector<std::string>& args) {
         ctx.metadata = a.metadata;
         const auto t0 = Clock::now();
         try {
-          s.client->call(ctx, {a.positional[0], a.positional[1], a.content_type}, codec::Payload::json(body),
-                         codec::Payload::json(reply), o);
+          s.client->call(ctx, {a.positional[0], a.positional[1], a.content_type},
+                         codec::Payload::json(body), codec::Payload::json(reply), o);
           mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
         } catch (const std::exception& e) {
           if (errors.fetch_add(1) == 0) {
@@ -260,16 +279,17 @@ int bench(const std::vector<std::string>& args) {
   std::sort(all.begin(), all.end());
   auto pct = [&](double p) {
     if (all.empty()) return 0.0;
-    auto i = static_cast<std::size_t>(std::ceil(p / 100.0 * all.size())) ;
+    auto i = static_cast<std::size_t>(std::ceil(p / 100.0 * all.size()));
     return all[std::min(all.size() - 1, i == 0 ? 0 : i - 1)];
   };
   const double qps = secs > 0 ? double(all.size()) / secs : 0;
   std::cout << "requests " << n << "  errors " << errors << "  concurrency " << c << "  time "
             << std::fixed << std::setprecision(3) << secs << " s\n";
   std::cout << "qps " << std::setprecision(1) << qps << "\n";
-  std::cout << std::setprecision(3) << "latency ms  p50 " << pct(50) << "  p90 " << pct(90) << "  p99 " << pct(99)
-            << "  max " << (all.empty() ? 0 : all.back()) << "\n";
-  for (const auto& [node, count] : s.per_node) std::cout << "node " << node << "  " << count << "\n";
+  std::cout << std::setprecision(3) << "latency ms  p50 " << pct(50) << "  p90 " << pct(90)
+            << "  p99 " << pct(99) << "  max " << (all.empty() ? 0 : all.back()) << "\n";
+  for (const auto& [node, count] : s.per_node)
+    std::cout << "node " << node << "  " << count << "\n";
   if (!first_error.empty()) std::cout << "first error: " << first_error << "\n";
   if (a.json_out) {
     json j;
@@ -278,7 +298,10 @@ int bench(const std::vector<std::string>& args) {
     j["concurrency"] = c;
     j["seconds"] = secs;
     j["qps"] = qps;
-    j["latency_ms"] = {{"p50", pct(50)}, {"p90", pct(90)}, {"p99", pct(99)}, {"max", all.empty() ? 0 : all.back()}};
+    j["latency_ms"] = {{"p50", pct(50)},
+                       {"p90", pct(90)},
+                       {"p99", pct(99)},
+                       {"max", all.empty() ? 0 : all.back()}};
     j["nodes"] = json::object();
     for (const auto& [node, count] : s.per_node) j["nodes"][node] = count;
     std::cout << j.dump() << "\n";

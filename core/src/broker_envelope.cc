@@ -89,27 +89,13 @@ char* escape(std::string_view s, char* o) {
     if (c < 0x80) {
       *o++ = '\\';
       switch (c) {
-        case '"':
-          *o++ = '"';
-          break;
-        case '\\':
-          *o++ = '\\';
-          break;
-        case '\b':
-          *o++ = 'b';
-          break;
-        case '\t':
-          *o++ = 't';
-          break;
-        case '\n':
-          *o++ = 'n';
-          break;
-        case '\f':
-          *o++ = 'f';
-          break;
-        case '\r':
-          *o++ = 'r';
-          break;
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\t': *o++ = 't'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\r': *o++ = 'r'; break;
         default:
           *o++ = 'u';
           *o++ = '0';
@@ -284,29 +270,16 @@ class Reader {
       switch (e) {
         case '"':
         case '\\':
-        case '/':
-          scratch += char(e);
-          break;
-        case 'b':
-          scratch += '\b';
-          break;
-        case 'f':
-          scratch += '\f';
-          break;
-        case 'n':
-          scratch += '\n';
-          break;
-        case 'r':
-          scratch += '\r';
-          break;
-        case 't':
-          scratch += '\t';
-          break;
+        case '/': scratch += char(e); break;
+        case 'b': scratch += '\b'; break;
+        case 'f': scratch += '\f'; break;
+        case 'n': scratch += '\n'; break;
+        case 'r': scratch += '\r'; break;
+        case 't': scratch += '\t'; break;
         case 'u':
           if (!unicode_escape(scratch)) return false;
           break;
-        default:
-          return false;
+        default: return false;
       }
       const unsigned char* run = p_;
       if (!scan()) return false;

@@ -122,21 +122,38 @@ Error Error::parse(std::string_view text) {
     std::string id = j.value("id", "");
     std::string detail = j.value("detail", "");
     int32_t code = 0;
-    if (auto it = j.find("code"); it != j.end() && it->is_number_integer()) code = it->get<int32_t>();
+    if (auto it = j.find("code"); it != j.end() && it->is_number_integer())
+      code = it->get<int32_t>();
     return Error(errc_from_code(code), std::move(detail), std::move(id), code);
   }
   return Error(Errc::internal, std::string(text));
 }
 
 namespace errors {
-Error bad_request(std::string id, std::string d) { return {Errc::bad_request, std::move(d), std::move(id), 400}; }
-Error unauthorized(std::string id, std::string d) { return {Errc::unauthorized, std::move(d), std::move(id), 401}; }
-Error forbidden(std::string id, std::string d) { return {Errc::forbidden, std::move(d), std::move(id), 403}; }
-Error not_found(std::string id, std::string d) { return {Errc::not_found, std::move(d), std::move(id), 404}; }
-Error timeout(std::string id, std::string d) { return {Errc::timeout, std::move(d), std::move(id), 408}; }
-Error conflict(std::string id, std::string d) { return {Errc::conflict, std::move(d), std::move(id), 409}; }
-Error internal(std::string id, std::string d) { return {Errc::internal, std::move(d), std::move(id), 500}; }
-Error unavailable(std::string id, std::string d) { return {Errc::unavailable, std::move(d), std::move(id), 503}; }
+Error bad_request(std::string id, std::string d) {
+  return {Errc::bad_request, std::move(d), std::move(id), 400};
+}
+Error unauthorized(std::string id, std::string d) {
+  return {Errc::unauthorized, std::move(d), std::move(id), 401};
+}
+Error forbidden(std::string id, std::string d) {
+  return {Errc::forbidden, std::move(d), std::move(id), 403};
+}
+Error not_found(std::string id, std::string d) {
+  return {Errc::not_found, std::move(d), std::move(id), 404};
+}
+Error timeout(std::string id, std::string d) {
+  return {Errc::timeout, std::move(d), std::move(id), 408};
+}
+Error conflict(std::string id, std::string d) {
+  return {Errc::conflict, std::move(d), std::move(id), 409};
+}
+Error internal(std::string id, std::string d) {
+  return {Errc::internal, std::move(d), std::move(id), 500};
+}
+Error unavailable(std::string id, std::string d) {
+  return {Errc::unavailable, std::move(d), std::move(id), 503};
+}
 }  // namespace errors
 
 }  // namespace micro

@@ -81,20 +81,13 @@ namespace plugin {
 
 std::string_view to_string(Kind k) noexcept {
   switch (k) {
-    case Kind::transport:
-      return "transport";
-    case Kind::codec:
-      return "codec";
-    case Kind::registry:
-      return "registry";
-    case Kind::selector:
-      return "selector";
-    case Kind::broker:
-      return "broker";
-    case Kind::client:
-      return "client";
-    case Kind::server:
-      return "server";
+    case Kind::transport: return "transport";
+    case Kind::codec: return "codec";
+    case Kind::registry: return "registry";
+    case Kind::selector: return "selector";
+    case Kind::broker: return "broker";
+    case Kind::client: return "client";
+    case Kind::server: return "server";
   }
   return "unknown";
 }

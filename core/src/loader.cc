@@ -45,7 +45,9 @@ std::string_view to_string(Stage s) noexcept {
 }
 
 PluginError::PluginError(Stage stage, fs::path file, const std::string& message)
-    : Error(Errc::plugin, message_of(stage, file, message)), stage_(stage), file_(std::move(file)) {}
+    : Error(Errc::plugin, message_of(stage, file, message)),
+      stage_(stage),
+      file_(std::move(file)) {}
 
 std::string file_name(Kind kind, std::string_view name) {
   return "micro-" + std::string(to_string(kind)) + "-" + std::string(name) + ".so";
@@ -54,7 +56,8 @@ std::string file_name(Kind kind, std::string_view name) {
 Descriptor inspect(const fs::path& file) {
   std::error_code ec;
   if (!fs::exists(file, ec)) throw PluginError(Stage::file_not_found, file, "no such file");
-  if (!fs::is_regular_file(file, ec)) throw PluginError(Stage::not_a_plugin, file, "not a regular file");
+  if (!fs::is_regular_file(file, ec))
+    throw PluginError(Stage::not_a_plugin, file, "not a regular file");
 
   auto scan = detail::scan_elf(file, kSection, kEntry);
   if (!scan.section)
@@ -79,7 +82,8 @@ Descriptor inspect(const fs::path& file) {
     throw PluginError(Stage::bad_descriptor, file, "descriptor is not valid JSON");
   try {
     auto kind = kind_from_string(j.at("kind").get<std::string>());
-    if (!kind) throw PluginError(Stage::bad_descriptor, file, "unknown kind " + j.at("kind").dump());
+    if (!kind)
+      throw PluginError(Stage::bad_descriptor, file, "unknown kind " + j.at("kind").dump());
     d.kind = *kind;
     d.name = j.at("name").get<std::string>();
     d.version = j.at("version").get<std::string>();
@@ -91,7 +95,8 @@ Descriptor inspect(const fs::path& file) {
       d.requires_kinds.push_back(*rk);
     }
     const auto& opts = j.at("options");
-    if (!opts.is_object()) throw PluginError(Stage::bad_descriptor, file, "options schema is not an object");
+    if (!opts.is_object())
+      throw PluginError(Stage::bad_descriptor, file, "options schema is not an object");
     d.options_schema = opts.dump();
     const auto& b = j.at("build");
     d.compiler = b.value("compiler", "");
@@ -100,7 +105,8 @@ Descriptor inspect(const fs::path& file) {
     d.protobuf_version = b.value("protobuf", 0L);
     d.micro_version = b.value("micro", "");
   } catch (const nlohmann::json::exception& e) {
-    throw PluginError(Stage::bad_descriptor, file, std::string("descriptor field missing or mistyped: ") + e.what());
+    throw PluginError(Stage::bad_descriptor, file,
+                      std::string("descriptor field missing or mistyped: ") + e.what());
   }
   if (d.name.empty() || d.name.find('/') != std::string::npos)
     throw PluginError(Stage::bad_descriptor, file, "bad plugin name \"" + d.name + "\"");
@@ -120,9 +126,9 @@ void check_compatible(const Descriptor& d) {
                       have + ": the plugin needs a newer host (minor must be <= the host's)");
   if (d.stdlib != "libstdc++" || d.cxx11_abi != _GLIBCXX_USE_CXX11_ABI)
     throw PluginError(Stage::abi_mismatch, d.file,
-                      "built against " + d.stdlib + " with _GLIBCXX_USE_CXX11_ABI=" +
-                          std::to_string(d.cxx11_abi) + ", host uses libstdc++ with " +
-                          std::to_string(_GLIBCXX_USE_CXX11_ABI));
+                      "built against " + d.stdlib +
+                          " with _GLIBCXX_USE_CXX11_ABI=" + std::to_string(d.cxx11_abi) +
+                          ", host uses libstdc++ with " + std::to_string(_GLIBCXX_USE_CXX11_ABI));
   if (d.protobuf_version / 1000 != GOOGLE_PROTOBUF_VERSION / 1000)
     throw PluginError(Stage::abi_mismatch, d.file,
                       "built against protobuf " + std::to_string(d.protobuf_version) +
@@ -133,7 +139,8 @@ void check_compatible(const Descriptor& d) {
 void check_permissions(const fs::path& file) {
   auto unsafe = [&](const fs::path& p, const char* what) {
     struct stat st;
-    if (::stat(p.c_str(), &st) != 0) throw PluginError(Stage::file_not_found, file, "cannot stat " + p.string());
+    if (::stat(p.c_str(), &st) != 0)
+      throw PluginError(Stage::file_not_found, file, "cannot stat " + p.string());
     const uid_t me = ::geteuid();
     if (st.st_uid != 0 && st.st_uid != me)
       throw PluginError(Stage::unsafe_permissions, file,
@@ -192,8 +199,8 @@ std::vector<Loader::Found> Loader::scan() const {
         auto key = std::make_pair(d.kind, d.name);
         if (auto it = by_name.find(key); it != by_name.end()) {
           throw PluginError(Stage::duplicate_name, f,
-                            std::string(to_string(d.kind)) + " \"" + d.name + "\" is also declared by " +
-                                out[it->second].file.string());
+                            std::string(to_string(d.kind)) + " \"" + d.name +
+                                "\" is also declared by " + out[it->second].file.string());
         }
         by_name.emplace(key, out.size());
         found.descriptor = std::move(d);
@@ -224,14 +231,15 @@ Descriptor Loader::find(Kind kind, std::string_view name) const {
     }
     if (hits.empty())
       throw PluginError(Stage::not_found, fname,
-                        "no " + std::string(to_string(kind)) + " plugin named \"" + std::string(name) +
-                            "\": searched " + (searched.empty() ? "no directories" : searched) +
+                        "no " + std::string(to_string(kind)) + " plugin named \"" +
+                            std::string(name) + "\": searched " +
+                            (searched.empty() ? "no directories" : searched) +
                             " (set plugins.path or MICRO_PLUGIN_PATH)");
     if (hits.size() > 1)
       throw PluginError(Stage::duplicate_name, hits[1],
                         std::string(to_string(kind)) + " \"" + std::string(name) +
-                            "\" is provided by both " + hits[0].string() + " and " + hits[1].string() +
-                            "; remove one from the search path");
+                            "\" is provided by both " + hits[0].string() + " and " +
+                            hits[1].string() + "; remove one from the search path");
     file = hits[0];
   }
   Descriptor d = inspect(file);
@@ -240,8 +248,9 @@ Descriptor Loader::find(Kind kind, std::string_view name) const {
                       "is a " + std::string(to_string(d.kind)) + " plugin, asked for a " +
                           std::string(to_string(kind)));
   if (!is_path && d.name != name)
-    throw PluginError(Stage::name_mismatch, file,
-                      "declares the name \"" + d.name + "\", asked for \"" + std::string(name) + "\"");
+    throw PluginError(
+        Stage::name_mismatch, file,
+        "declares the name \"" + d.name + "\", asked for \"" + std::string(name) + "\"");
   check_compatible(d);
   return d;
 }
@@ -275,7 +284,8 @@ std::shared_ptr<Library> Loader::open(const Descriptor& d) {
   }
   if (e->abi_major != d.abi_major || e->abi_minor != d.abi_minor) {
     ::dlclose(h);
-    throw PluginError(Stage::abi_mismatch, d.file, "entry point and descriptor disagree on the ABI");
+    throw PluginError(Stage::abi_mismatch, d.file,
+                      "entry point and descriptor disagree on the ABI");
   }
   auto lib = std::make_shared<Library>(h, e);
   libraries_[key] = lib;

@@ -35,9 +35,9 @@ void write(Level l, std::string_view component, std::string_view message) noexce
   char when[32];
   std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &t);
   std::lock_guard lock(mu);
-  std::fprintf(stderr, "%s.%03ldZ %s %.*s: %.*s\n", when, ts.tv_nsec / 1000000, names[static_cast<int>(l)],
-               static_cast<int>(component.size()), component.data(), static_cast<int>(message.size()),
-               message.data());
+  std::fprintf(stderr, "%s.%03ldZ %s %.*s: %.*s\n", when, ts.tv_nsec / 1000000,
+               names[static_cast<int>(l)], static_cast<int>(component.size()), component.data(),
+               static_cast<int>(message.size()), message.data());
 }
 
 }  // namespace micro::log

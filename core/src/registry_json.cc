@@ -8,8 +8,8 @@
 namespace micro::registry {
 namespace {
 
-using nlohmann::ordered_json;
 using nlohmann::json;
+using nlohmann::ordered_json;
 
 ordered_json map_to_json(const StringMap& m) {
   if (m.empty()) return nullptr;
@@ -34,7 +34,8 @@ ordered_json value_to_json(const Value& v) {
 std::string str(const json& j, const char* key, const char* where) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return {};
-  if (!it->is_string()) throw Error(Errc::bad_request, std::string(where) + "." + key + ": expected a string");
+  if (!it->is_string())
+    throw Error(Errc::bad_request, std::string(where) + "." + key + ": expected a string");
   return it->get<std::string>();
 }
 
@@ -44,8 +45,10 @@ StringMap map_from(const json& j, const char* key, const std::string& where) {
   if (it == j.end() || it->is_null()) return out;
   if (!it->is_object()) throw Error(Errc::bad_request, where + "." + key + ": expected an object");
   for (auto& [k, v] : it->items()) {
-    if (v.is_string()) out[k] = v.get<std::string>();
-    else if (!v.is_null()) out[k] = v.dump();
+    if (v.is_string())
+      out[k] = v.get<std::string>();
+    else if (!v.is_null())
+      out[k] = v.dump();
   }
   return out;
 }

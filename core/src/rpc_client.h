@@ -23,8 +23,8 @@ class RpcClient final : public Client {
   std::string name() const override { return "mucp"; }
   void init(const Options& options) override;
   Options options() const override;
-  void call(Context& ctx, const client::Request& req, const codec::Payload& in, const codec::Payload& out,
-            const client::CallOptions& opts) override;
+  void call(Context& ctx, const client::Request& req, const codec::Payload& in,
+            const codec::Payload& out, const client::CallOptions& opts) override;
   std::unique_ptr<client::Stream> stream(Context& ctx, const client::Request& req,
                                          const client::CallOptions& opts) override;
   void publish(Context& ctx, std::string_view topic, const codec::Payload& msg,
@@ -32,8 +32,9 @@ class RpcClient final : public Client {
   void stop() noexcept override;
 
   /// One attempt against one node (the innermost CallFunc).
-  void attempt(Context& ctx, const registry::Node& node, const client::Request& req, const codec::Payload& in,
-               const codec::Payload& out, const client::CallOptions& opts);
+  void attempt(Context& ctx, const registry::Node& node, const client::Request& req,
+               const codec::Payload& in, const codec::Payload& out,
+               const client::CallOptions& opts);
 
  private:
   struct Pooled {
@@ -41,11 +42,14 @@ class RpcClient final : public Client {
     Clock::time_point created;
   };
   std::unique_ptr<transport::Socket> take(const std::string& addr, Clock::time_point& created,
-                                          std::shared_ptr<Transport>& transport, const registry::Node& node);
-  void give(const std::string& addr, std::unique_ptr<transport::Socket> s, Clock::time_point created);
+                                          std::shared_ptr<Transport>& transport,
+                                          const registry::Node& node);
+  void give(const std::string& addr, std::unique_ptr<transport::Socket> s,
+            Clock::time_point created);
   std::shared_ptr<Transport> transport_for(const registry::Node& node);
-  transport::Message request_message(Context& ctx, const client::Request& req, const std::string& ct,
-                                     const Codec& codec, const codec::Payload* body, Deadline deadline,
+  transport::Message request_message(Context& ctx, const client::Request& req,
+                                     const std::string& ct, const Codec& codec,
+                                     const codec::Payload* body, Deadline deadline,
                                      const std::string& id, bool stream);
 
   Runtime& rt_;

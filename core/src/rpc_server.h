@@ -45,8 +45,10 @@ class RpcServer final : public Server {
   };
 
   void serve(const std::shared_ptr<transport::Socket>& sock);
-  void handle_unary(Conn& c, const Route& r, codec::Message& m, const Codec& codec, Deadline deadline);
-  void open_stream(Conn& c, const Route& r, codec::Message m, std::shared_ptr<Codec> codec, Deadline deadline);
+  void handle_unary(Conn& c, const Route& r, codec::Message& m, const Codec& codec,
+                    Deadline deadline);
+  void open_stream(Conn& c, const Route& r, codec::Message m, std::shared_ptr<Codec> codec,
+                   Deadline deadline);
   void send_error(Conn& c, const codec::Message& m, const Codec* codec, const Error& e);
   void register_loop();
   bool register_once(bool log_failure);

@@ -22,8 +22,8 @@ std::shared_ptr<T> as(const std::shared_ptr<Component>& c, const plugin::Descrip
   auto p = std::dynamic_pointer_cast<T>(c);
   if (!p)
     throw PluginError(Stage::wrong_kind, d.file,
-                      "created object does not implement the " + std::string(plugin::to_string(d.kind)) +
-                          " interface");
+                      "created object does not implement the " +
+                          std::string(plugin::to_string(d.kind)) + " interface");
   return p;
 }
 
@@ -92,7 +92,8 @@ Runtime::Runtime(Config config)
     for (std::size_t i = 0; i < slots.size() && pick == slots.size(); ++i) {
       if (done[i]) continue;
       bool ready = true;
-      for (Kind r : slots[i].descriptor.requires_kinds) ready = ready && r != slots[i].kind && kind_ready(r);
+      for (Kind r : slots[i].descriptor.requires_kinds)
+        ready = ready && r != slots[i].kind && kind_ready(r);
       if (ready) pick = i;
     }
     if (pick == slots.size()) {
@@ -102,8 +103,9 @@ Runtime::Runtime(Config config)
           bool configured = false;
           for (const auto& s : slots) configured = configured || (s.kind == r && &s != &slots[i]);
           if (!configured)
-            throw PluginError(Stage::init_failed, slots[i].descriptor.file,
-                              "requires a " + std::string(plugin::to_string(r)) + ", which is not configured");
+            throw PluginError(
+                Stage::init_failed, slots[i].descriptor.file,
+                "requires a " + std::string(plugin::to_string(r)) + ", which is not configured");
         }
       }
       throw Error(Errc::config, config_.origin + ": the plugins' requirements form a cycle");
@@ -116,7 +118,9 @@ Runtime::Runtime(Config config)
     switch (s.kind) {
       case Kind::transport: {
         auto t = as<Transport>(obj, d);
-        init_or_throw(d, [&] { t->init(Transport::Options{{}, std::chrono::milliseconds(0), options[pick]}); });
+        init_or_throw(d, [&] {
+          t->init(Transport::Options{{}, std::chrono::milliseconds(0), options[pick]});
+        });
         transport_ = t;
         break;
       }
@@ -128,7 +132,10 @@ Runtime::Runtime(Config config)
       }
       case Kind::registry: {
         auto r = as<Registry>(obj, d);
-        init_or_throw(d, [&] { r->init(Registry::Options{config_.registry_addrs, std::chrono::milliseconds(5000), options[pick]}); });
+        init_or_throw(d, [&] {
+          r->init(Registry::Options{config_.registry_addrs, std::chrono::milliseconds(5000),
+                                    options[pick]});
+        });
         registry_ = r;
         break;
       }
@@ -144,8 +151,7 @@ Runtime::Runtime(Config config)
         broker_ = b;
         break;
       }
-      default:
-        throw PluginError(Stage::wrong_kind, d.file, "kind cannot be configured here");
+      default: throw PluginError(Stage::wrong_kind, d.file, "kind cannot be configured here");
     }
     order_.push_back(obj);
     loaded_.push_back(d);
@@ -190,10 +196,18 @@ std::shared_ptr<T> need(const std::shared_ptr<T>& p, const std::vector<Kind>& cr
 }
 }  // namespace
 
-std::shared_ptr<Registry> Runtime::registry() { return need(registry_, creating_requires_, Kind::registry); }
-std::shared_ptr<Transport> Runtime::transport() { return need(transport_, creating_requires_, Kind::transport); }
-std::shared_ptr<Broker> Runtime::broker() { return need(broker_, creating_requires_, Kind::broker); }
-std::shared_ptr<Selector> Runtime::selector() { return need(selector_, creating_requires_, Kind::selector); }
+std::shared_ptr<Registry> Runtime::registry() {
+  return need(registry_, creating_requires_, Kind::registry);
+}
+std::shared_ptr<Transport> Runtime::transport() {
+  return need(transport_, creating_requires_, Kind::transport);
+}
+std::shared_ptr<Broker> Runtime::broker() {
+  return need(broker_, creating_requires_, Kind::broker);
+}
+std::shared_ptr<Selector> Runtime::selector() {
+  return need(selector_, creating_requires_, Kind::selector);
+}
 
 std::shared_ptr<Codec> Runtime::codec(std::string_view content_type) {
   const auto ct = strip_params(content_type);
@@ -208,7 +222,8 @@ std::shared_ptr<Transport> Runtime::transport(std::string_view name) {
   std::lock_guard lock(extra_mu_);
   if (auto it = extra_transports_.find(name); it != extra_transports_.end()) return it->second;
   auto d = loader_->find(Kind::transport, name);
-  auto opts = plugin::validate_options(d.options_schema, "{}", "transport " + std::string(name) + ".options");
+  auto opts = plugin::validate_options(d.options_schema, "{}",
+                                       "transport " + std::string(name) + ".options");
   auto t = as<Transport>(loader_->create(d, *this), d);
   init_or_throw(d, [&] { t->init(Transport::Options{{}, std::chrono::milliseconds(0), opts}); });
   t->start();

@@ -61,12 +61,14 @@ class Validator {
         fail(path, "must be <= " + m->dump());
     }
     if (v.is_string()) {
-      if (auto m = schema.find("minLength"); m != schema.end() && v.get<std::string>().size() < m->get<std::size_t>())
+      if (auto m = schema.find("minLength");
+          m != schema.end() && v.get<std::string>().size() < m->get<std::size_t>())
         fail(path, "must be at least " + m->dump() + " characters");
     }
     if (v.is_array()) {
       if (auto items = schema.find("items"); items != schema.end()) {
-        for (std::size_t i = 0; i < v.size(); ++i) check(*items, v[i], path + "[" + std::to_string(i) + "]");
+        for (std::size_t i = 0; i < v.size(); ++i)
+          check(*items, v[i], path + "[" + std::to_string(i) + "]");
       }
     }
     if (v.is_object()) {
@@ -85,7 +87,8 @@ class Validator {
       }
       if (auto req = schema.find("required"); req != schema.end() && req->is_array()) {
         for (const auto& r : *req) {
-          if (!v.contains(r.get<std::string>())) fail(join(path, r.get<std::string>()), "required key missing");
+          if (!v.contains(r.get<std::string>()))
+            fail(join(path, r.get<std::string>()), "required key missing");
         }
       }
       for (auto& [k, p] : props.items()) {
@@ -119,7 +122,8 @@ class Validator {
 std::string validate_options(const std::string& schema_text, const std::string& options,
                              const std::string& where) {
   json schema = json::parse(schema_text, nullptr, false);
-  if (schema.is_discarded()) throw Error(Errc::config, where + ": the plugin's options schema is not JSON");
+  if (schema.is_discarded())
+    throw Error(Errc::config, where + ": the plugin's options schema is not JSON");
   json v = options.empty() ? json::object() : json::parse(options, nullptr, false);
   if (v.is_discarded()) throw Error(Errc::config, where + ": options are not valid JSON");
   if (!v.is_object()) throw Error(Errc::config, where + ": expected object, got " + type_of(v));

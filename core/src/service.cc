@@ -21,14 +21,16 @@ int g_signal_pipe[2] = {-1, -1};
 
 void on_signal(int) {
   const char b = 1;
-  if (g_signal_pipe[1] >= 0) [[maybe_unused]] auto r = ::write(g_signal_pipe[1], &b, 1);
+  if (g_signal_pipe[1] >= 0) [[maybe_unused]]
+    auto r = ::write(g_signal_pipe[1], &b, 1);
 }
 
 class ServiceImpl final : public Service {
  public:
   ServiceImpl(std::string name, Config cfg) {
     if (!cfg.service.name.empty()) name = cfg.service.name;
-    if (name.empty()) throw Error(Errc::config, cfg.origin + ": service.name: a service needs a name");
+    if (name.empty())
+      throw Error(Errc::config, cfg.origin + ": service.name: a service needs a name");
     opts_.name = name;
     opts_.version = cfg.service.version;
     opts_.metadata = cfg.service.metadata;
@@ -37,7 +39,8 @@ class ServiceImpl final : public Service {
     server_->init(server_options(cfg, name));
     client_ = std::make_unique<detail::RpcClient>(*rt_, name);
     client_->init(client_options(cfg));
-    if (::pipe2(stop_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) throw Error(Errc::internal, "service: pipe failed");
+    if (::pipe2(stop_pipe_, O_CLOEXEC | O_NONBLOCK) != 0)
+      throw Error(Errc::internal, "service: pipe failed");
   }
 
   ~ServiceImpl() override {
@@ -70,8 +73,10 @@ class ServiceImpl final : public Service {
       throw;
     }
     // Wait for SIGINT/SIGTERM or stop().
-    if (::pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) throw Error(Errc::internal, "service: pipe failed");
-    struct sigaction sa {}, old_int{}, old_term{};
+    if (::pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+      throw Error(Errc::internal, "service: pipe failed");
+    struct sigaction sa {
+    }, old_int{}, old_term{};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     ::sigaction(SIGINT, &sa, &old_int);
@@ -111,9 +116,12 @@ std::unique_ptr<Service> new_service(std::string name, int argc, char** argv) {
   std::optional<std::filesystem::path> file;
   for (int i = 1; i < argc; ++i) {
     std::string_view a(argv[i]);
-    if (a == "--config" && i + 1 < argc) file = argv[++i];
-    else if (a.starts_with("--config=")) file = std::string(a.substr(9));
-    else if (a == "--config") throw Error(Errc::config, "--config needs a file name");
+    if (a == "--config" && i + 1 < argc)
+      file = argv[++i];
+    else if (a.starts_with("--config="))
+      file = std::string(a.substr(9));
+    else if (a == "--config")
+      throw Error(Errc::config, "--config needs a file name");
   }
   return new_service(std::move(name), Config::load(file, process_environment()));
 }
@@ -153,14 +161,16 @@ std::unique_ptr<Server> new_server(Runtime& rt) { return std::make_unique<detail
 
 server::Handler handler(std::string name, std::vector<server::Endpoint> endpoints) {
   for (auto& ep : endpoints) {
-    if (ep.description.name.find('.') == std::string::npos) ep.description.name = name + "." + ep.description.name;
+    if (ep.description.name.find('.') == std::string::npos)
+      ep.description.name = name + "." + ep.description.name;
   }
   return server::Handler{std::move(name), std::move(endpoints)};
 }
 
 namespace typed {
 namespace {
-registry::Value describe_fields(const google::protobuf::Descriptor* d, const std::string& name, int depth) {
+registry::Value describe_fields(const google::protobuf::Descriptor* d, const std::string& name,
+                                int depth) {
   registry::Value v{name, d->name(), {}};
   if (depth >= 3) return v;
   for (int i = 0; i < d->field_count(); ++i) {

@@ -15,15 +15,17 @@ std::string uuid4() {
   a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
   b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
   char buf[37];
-  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", unsigned(a >> 32), unsigned((a >> 16) & 0xffff),
-                unsigned(a & 0xffff), unsigned(b >> 48), static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", unsigned(a >> 32),
+                unsigned((a >> 16) & 0xffff), unsigned(a & 0xffff), unsigned(b >> 48),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
   return buf;
 }
 
 bool split_host_port(std::string_view addr, std::string& host, std::string& port) {
   if (!addr.empty() && addr.front() == '[') {
     auto close = addr.find(']');
-    if (close == std::string_view::npos || close + 1 >= addr.size() || addr[close + 1] != ':') return false;
+    if (close == std::string_view::npos || close + 1 >= addr.size() || addr[close + 1] != ':')
+      return false;
     host = std::string(addr.substr(1, close - 1));
     port = std::string(addr.substr(close + 2));
     return !port.empty();

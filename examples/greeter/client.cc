@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
     auto rsp = micro::call<greeter::HelloResponse>(client, ctx, "greeter", "Greeter.Hello", req);
     std::cout << rsp.msg() << std::endl;
 
-    auto stream = micro::stream<greeter::StreamRequest, greeter::StreamResponse>(client, ctx, "greeter", "Greeter.Stream");
+    auto stream = micro::stream<greeter::StreamRequest, greeter::StreamResponse>(
+        client, ctx, "greeter", "Greeter.Stream");
     greeter::StreamRequest sreq;
     sreq.set_count(3);
     stream.send(sreq);

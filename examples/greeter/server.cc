@@ -18,14 +18,17 @@ int main(int argc, char** argv) {
             micro::unary<greeter::HelloRequest, greeter::HelloResponse>(
                 "Hello",
                 [](micro::Context&, const greeter::HelloRequest& in, greeter::HelloResponse& out) {
-                  if (in.name().empty()) throw micro::errors::bad_request("greeter", "name is required");
+                  if (in.name().empty())
+                    throw micro::errors::bad_request("greeter", "name is required");
                   out.set_msg("Hello " + in.name());
                 }),
             micro::server_stream<greeter::StreamRequest, greeter::StreamResponse>(
                 "Stream",
-                [](micro::Context&, const greeter::StreamRequest& in, micro::StreamWriter<greeter::StreamResponse>& out) {
+                [](micro::Context&, const greeter::StreamRequest& in,
+                   micro::StreamWriter<greeter::StreamResponse>& out) {
                   if (in.count() < 0 || in.count() > 1000000)
-                    throw micro::errors::bad_request("greeter", "count must be between 0 and 1000000");
+                    throw micro::errors::bad_request("greeter",
+                                                     "count must be between 0 and 1000000");
                   for (int64_t i = 0; i < in.count(); ++i) {
                     greeter::StreamResponse r;
                     r.set_count(i);
@@ -35,7 +38,8 @@ int main(int argc, char** argv) {
                 }),
             micro::bidi_stream<greeter::ChatMessage, greeter::ChatMessage>(
                 "Chat",
-                [](micro::Context&, micro::ServerStream<greeter::ChatMessage, greeter::ChatMessage>& s) {
+                [](micro::Context&,
+                   micro::ServerStream<greeter::ChatMessage, greeter::ChatMessage>& s) {
                   greeter::ChatMessage m;
                   while (s.recv(m)) {
                     greeter::ChatMessage r;
@@ -47,7 +51,8 @@ int main(int argc, char** argv) {
 
     service->server().subscribe(micro::subscriber<greeter::Event>(
         "greeter.events", [&events](micro::Context&, const greeter::Event& e) {
-          std::cout << "event " << e.id() << ": " << e.text() << " (" << ++events << " so far)" << std::endl;
+          std::cout << "event " << e.id() << ": " << e.text() << " (" << ++events << " so far)"
+                    << std::endl;
         }));
 
     return service->run();

@@ -450,10 +450,8 @@ void NatsBroker::publish(std::string_view topic, const broker::Message& m,
       throw Error(Errc::unavailable, what + "reconnecting and the reconnect buffer (" +
                                          std::to_string(core_->settings.reconnect_buffer_bytes) +
                                          " bytes) is full");
-    case NATS_INVALID_SUBJECT:
-      throw Error(Errc::bad_request, what + "invalid subject");
-    default:
-      throw Error(Errc::unavailable, what + status_text(st));
+    case NATS_INVALID_SUBJECT: throw Error(Errc::bad_request, what + "invalid subject");
+    default: throw Error(Errc::unavailable, what + status_text(st));
   }
 }
 

@@ -1,5 +1,5 @@
-#include "bytes_codec.h"
 #include "micro/plugin.h"
+#include "bytes_codec.h"
 
 namespace {
 class Factory final : public micro::plugin::Factory {
@@ -10,5 +10,5 @@ class Factory final : public micro::plugin::Factory {
 };
 }  // namespace
 
-MICRO_PLUGIN(codec, "bytes", "0.1.0", "application/octet-stream: raw bytes, unchanged", "Apache-2.0",
-             "[]", R"({"type":"object","properties":{}})", Factory)
+MICRO_PLUGIN(codec, "bytes", "0.1.0", "application/octet-stream: raw bytes, unchanged",
+             "Apache-2.0", "[]", R"({"type":"object","properties":{}})", Factory)

@@ -137,9 +137,7 @@ std::string compact(std::string_view s) {
 
 void encode(const codec::Payload& in, std::string& out, std::string_view who) {
   switch (in.kind()) {
-    case codec::Payload::Kind::bytes:
-      out = in.text();
-      return;
+    case codec::Payload::Kind::bytes: out = in.text(); return;
     case codec::Payload::Kind::json: {
       const std::string& text = in.text();
       if (!valid_json(text))
@@ -171,9 +169,7 @@ void encode(const codec::Payload& in, std::string& out, std::string_view who) {
 
 void decode(std::string_view data, const codec::Payload& out, std::string_view who) {
   switch (out.kind()) {
-    case codec::Payload::Kind::bytes:
-      out.text().assign(data);
-      return;
+    case codec::Payload::Kind::bytes: out.text().assign(data); return;
     case codec::Payload::Kind::json: {
       auto body = trim_right(data);
       if (!valid_json(body)) {

@@ -19,11 +19,8 @@ Error no_json() {
 
 void ProtobufCodec::marshal(const codec::Payload& in, std::string& out) const {
   switch (in.kind()) {
-    case codec::Payload::Kind::bytes:
-      out = in.text();
-      return;
-    case codec::Payload::Kind::json:
-      throw no_json();
+    case codec::Payload::Kind::bytes: out = in.text(); return;
+    case codec::Payload::Kind::json: throw no_json();
     case codec::Payload::Kind::proto:
       if (!in.message().SerializeToString(&out))
         throw Error(Errc::bad_request, "codec protobuf: cannot serialise " +
@@ -35,11 +32,8 @@ void ProtobufCodec::marshal(const codec::Payload& in, std::string& out) const {
 
 void ProtobufCodec::unmarshal(std::string_view data, const codec::Payload& out) const {
   switch (out.kind()) {
-    case codec::Payload::Kind::bytes:
-      out.text().assign(data);
-      return;
-    case codec::Payload::Kind::json:
-      throw no_json();
+    case codec::Payload::Kind::bytes: out.text().assign(data); return;
+    case codec::Payload::Kind::json: throw no_json();
     case codec::Payload::Kind::proto:
       if (data.size() > static_cast<std::size_t>(INT_MAX))
         throw Error(Errc::too_large, "codec protobuf: body larger than 2 GiB");

@@ -86,9 +86,7 @@ Envelope parse_envelope(std::string_view data, const char* what) {
     const int wire = static_cast<int>(tag & 7);
     if (field == 0) throw bad(std::string(what) + " has field number 0");
     switch (wire) {
-      case 0:
-        r.varint();
-        break;
+      case 0: r.varint(); break;
       case 1: {
         const uint64_t v = r.fixed64();
         if (field == 2) e.seq = v;
@@ -100,11 +98,8 @@ Envelope parse_envelope(std::string_view data, const char* what) {
         if (field == 3) e.error.assign(v);
         break;
       }
-      case 5:
-        r.bytes(4);
-        break;
-      default:
-        throw bad(std::string(what) + " has unsupported wire type " + std::to_string(wire));
+      case 5: r.bytes(4); break;
+      default: throw bad(std::string(what) + " has unsupported wire type " + std::to_string(wire));
     }
   }
   return e;
@@ -153,11 +148,8 @@ Error no_json() {
 
 void ProtoRpcCodec::marshal(const codec::Payload& in, std::string& out) const {
   switch (in.kind()) {
-    case codec::Payload::Kind::bytes:
-      out = in.text();
-      return;
-    case codec::Payload::Kind::json:
-      throw no_json();
+    case codec::Payload::Kind::bytes: out = in.text(); return;
+    case codec::Payload::Kind::json: throw no_json();
     case codec::Payload::Kind::proto:
       if (!in.message().SerializeToString(&out))
         throw bad("cannot serialise " + in.message().GetTypeName() +
@@ -168,11 +160,8 @@ void ProtoRpcCodec::marshal(const codec::Payload& in, std::string& out) const {
 
 void ProtoRpcCodec::unmarshal(std::string_view data, const codec::Payload& out) const {
   switch (out.kind()) {
-    case codec::Payload::Kind::bytes:
-      out.text().assign(data);
-      return;
-    case codec::Payload::Kind::json:
-      throw no_json();
+    case codec::Payload::Kind::bytes: out.text().assign(data); return;
+    case codec::Payload::Kind::json: throw no_json();
     case codec::Payload::Kind::proto:
       if (data.size() > static_cast<std::size_t>(INT_MAX))
         throw Error(Errc::too_large, "codec protorpc: body larger than 2 GiB");

@@ -18,23 +18,12 @@ namespace {
 Error status_error(const consul::Response& r, const std::string& what) {
   Errc e = Errc::unavailable;
   switch (r.status) {
-    case 400:
-      e = Errc::bad_request;
-      break;
-    case 401:
-      e = Errc::unauthorized;
-      break;
-    case 403:
-      e = Errc::forbidden;
-      break;
-    case 404:
-      e = Errc::not_found;
-      break;
-    case 500:
-      e = Errc::internal;
-      break;
-    default:
-      break;
+    case 400: e = Errc::bad_request; break;
+    case 401: e = Errc::unauthorized; break;
+    case 403: e = Errc::forbidden; break;
+    case 404: e = Errc::not_found; break;
+    case 500: e = Errc::internal; break;
+    default: break;
   }
   std::string body = r.body.substr(0, 200);
   while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();

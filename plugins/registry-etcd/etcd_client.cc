@@ -32,21 +32,14 @@ struct ConnError {
 /// etcd's gRPC status code to an Errc.
 Errc errc_of_grpc(int code) {
   switch (code) {
-    case 3:
-      return Errc::bad_request;  // InvalidArgument (also: bad user or password)
-    case 5:
-      return Errc::not_found;  // NotFound (lease)
-    case 6:
-      return Errc::conflict;  // AlreadyExists
-    case 7:
-      return Errc::forbidden;  // PermissionDenied
-    case 16:
-      return Errc::unauthorized;  // Unauthenticated
-    case 8:                       // ResourceExhausted
-    case 13:
-      return Errc::internal;
-    default:
-      return Errc::unavailable;  // Unavailable, DeadlineExceeded, Canceled, ...
+    case 3: return Errc::bad_request;    // InvalidArgument (also: bad user or password)
+    case 5: return Errc::not_found;      // NotFound (lease)
+    case 6: return Errc::conflict;       // AlreadyExists
+    case 7: return Errc::forbidden;      // PermissionDenied
+    case 16: return Errc::unauthorized;  // Unauthenticated
+    case 8:                              // ResourceExhausted
+    case 13: return Errc::internal;
+    default: return Errc::unavailable;  // Unavailable, DeadlineExceeded, Canceled, ...
   }
 }
 
@@ -353,8 +346,8 @@ nlohmann::json Client::call(std::string_view path, const nlohmann::json& body) {
     if (now >= deadline) break;
     // A fair share of what is left (at least 500 ms): an address that refused at once leaves
     // its share to the others, which may be waiting out a leader election.
-    const auto slice = std::max<Clock::duration>((deadline - now) / long(n - i),
-                                                 std::chrono::milliseconds(500));
+    const auto slice =
+        std::max<Clock::duration>((deadline - now) / long(n - i), std::chrono::milliseconds(500));
     const Deadline d = i + 1 == n ? deadline : std::min(deadline, now + slice);
     try {
       auto r = call_on(ep, path, text, d);

@@ -159,11 +159,8 @@ void FileRegistry::read_dir(const Config& c, const std::filesystem::path& dir,
           }
         }
         break;
-      case fs::ReadStatus::bad:
-        fs::log_line("skipping " + r.error);
-        break;
-      case fs::ReadStatus::missing:
-        break;
+      case fs::ReadStatus::bad: fs::log_line("skipping " + r.error); break;
+      case fs::ReadStatus::missing: break;
     }
   }
 }

@@ -146,9 +146,7 @@ void FileWatcher::on_file(const std::string& dir_name, const std::string& file_n
       return;
     }
     case file_store::ReadStatus::missing:
-    case file_store::ReadStatus::expired:
-      on_removed(key);
-      return;
+    case file_store::ReadStatus::expired: on_removed(key); return;
     case file_store::ReadStatus::bad:
       // Not logged here: a file being written in place is briefly bad (IN_CREATE before its
       // content), and get_service() logs files that stay bad. A known node keeps its last good

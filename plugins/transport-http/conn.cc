@@ -60,15 +60,9 @@ long Conn::tls_op(Op op, short& want, error_code& ec) {
   int r = op();
   if (r > 0) return r;
   switch (SSL_get_error(ssl_, r)) {
-    case SSL_ERROR_WANT_READ:
-      want = POLLIN;
-      return 0;
-    case SSL_ERROR_WANT_WRITE:
-      want = POLLOUT;
-      return 0;
-    case SSL_ERROR_ZERO_RETURN:
-      ec = asio_error::eof;
-      return -1;
+    case SSL_ERROR_WANT_READ: want = POLLIN; return 0;
+    case SSL_ERROR_WANT_WRITE: want = POLLOUT; return 0;
+    case SSL_ERROR_ZERO_RETURN: ec = asio_error::eof; return -1;
     case SSL_ERROR_SYSCALL:
       if (errno == 0 || errno == EPIPE || errno == ECONNRESET)
         ec = asio_error::eof;

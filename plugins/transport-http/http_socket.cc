@@ -54,16 +54,11 @@ bool valid_value(std::string_view s) {
 // most names are none of these and cost one switch.
 bool skipped_on_send(std::string_view k, bool client) {
   switch (k.size()) {
-    case 4:
-      return client && iequals(k, "Host");
-    case 7:
-      return iequals(k, "Trailer");
-    case 14:
-      return iequals(k, "Content-Length");
-    case 17:
-      return iequals(k, "Transfer-Encoding");
-    default:
-      return false;
+    case 4: return client && iequals(k, "Host");
+    case 7: return iequals(k, "Trailer");
+    case 14: return iequals(k, "Content-Length");
+    case 17: return iequals(k, "Transfer-Encoding");
+    default: return false;
   }
 }
 

@@ -197,8 +197,7 @@ void Dealer::on_event(uint16_t event) {
       }
       break;
     }
-    default:
-      break;
+    default: break;
   }
   cv_.notify_all();
 }

@@ -182,15 +182,9 @@ std::string random_string(std::mt19937& rng, std::size_t max_len) {
   while (s.size() < n) {
     switch (rng() % 8) {
       case 0:
-      case 1:
-        s += char('a' + rng() % 26);
-        break;
-      case 2:
-        s += char(kInteresting[rng() % kInteresting.size()]);
-        break;
-      case 3:
-        s += char(rng() % 256);
-        break;
+      case 1: s += char('a' + rng() % 26); break;
+      case 2: s += char(kInteresting[rng() % kInteresting.size()]); break;
+      case 3: s += char(rng() % 256); break;
       case 4:
         s += "\xC3\xA9";  // é
         break;
@@ -200,8 +194,7 @@ std::string random_string(std::mt19937& rng, std::size_t max_len) {
       case 6:
         s += "\xF0\x9F\x98\x80";  // U+1F600
         break;
-      default:
-        s += "\"\\-";
+      default: s += "\"\\-";
     }
   }
   return s;
@@ -552,8 +545,7 @@ TEST_CASE("damaged envelopes decode, or fail, as with the reference") {
       case 1:
         if (at < text.size()) text.erase(at, 1);
         break;
-      default:
-        text.insert(at, 1, c);
+      default: text.insert(at, 1, c);
     }
     if (!decodes_as_reference(text) && ++bad > 5) break;
   }

@@ -34,13 +34,9 @@ TEST_CASE("CaseInsensitiveLess agrees with the byte-by-byte reference") {
     std::string a = random_string(rng() % 24);
     std::string b;
     switch (k % 4) {
-      case 0:
-        b = random_string(rng() % 24);
-        break;
-      case 1:
-        b = a;
-        break;  // equal bytes
-      case 2:   // one case flip
+      case 0: b = random_string(rng() % 24); break;
+      case 1: b = a; break;  // equal bytes
+      case 2:                // one case flip
         b = a;
         if (!b.empty()) {
           char& c = b[rng() % b.size()];
@@ -50,9 +46,7 @@ TEST_CASE("CaseInsensitiveLess agrees with the byte-by-byte reference") {
             c = char(c + 32);
         }
         break;
-      default:
-        b = a.substr(0, a.size() / 2) + random_string(rng() % 12);
-        break;  // shared prefix
+      default: b = a.substr(0, a.size() / 2) + random_string(rng() % 12); break;  // shared prefix
     }
     const int want = reference(a, b);
     INFO("a=" << a << " b=" << b);

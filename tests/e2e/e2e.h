@@ -15,16 +15,20 @@ namespace micro::test {
 struct Cluster {
   TempDir dir;
   std::map<std::string, std::string> env() const {
-    return {{"MICRO_REGISTRY_ADDRESS", (dir.path() / "registry").string()}, {"MICRO_LOG_LEVEL", "warn"}};
+    return {{"MICRO_REGISTRY_ADDRESS", (dir.path() / "registry").string()},
+            {"MICRO_LOG_LEVEL", "warn"}};
   }
   /// Runs `micro ARGS...` against this cluster's registry.
-  RunResult micro(std::vector<std::string> args, std::chrono::milliseconds timeout = std::chrono::seconds(30)) const {
+  RunResult micro(std::vector<std::string> args,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(30)) const {
     args.insert(args.begin(), (bin_dir() / "micro").string());
     return run(std::move(args), env(), timeout);
   }
   /// Starts a binary from bin/ with extra env; waits until SERVICE answers ENDPOINT {} .
-  std::unique_ptr<Process> start(const std::string& binary, std::map<std::string, std::string> extra = {},
-                                 const std::string& probe_service = "", const std::string& probe_endpoint = "") {
+  std::unique_ptr<Process> start(const std::string& binary,
+                                 std::map<std::string, std::string> extra = {},
+                                 const std::string& probe_service = "",
+                                 const std::string& probe_endpoint = "") {
     auto e = env();
     for (auto& [k, v] : extra) e[k] = v;
     auto p = std::make_unique<Process>(std::vector<std::string>{(bin_dir() / binary).string()}, e);
@@ -32,11 +36,12 @@ struct Cluster {
       const bool up = wait_for(
           [&] {
             if (!p->running()) return true;
-            return micro({"call", probe_service, probe_endpoint, R"({"name":"probe"})", "--timeout", "2s"}).status == 0;
+            return micro({"call", probe_service, probe_endpoint, R"({"name":"probe"})", "--timeout",
+                          "2s"})
+                       .status == 0;
           },
           std::chrono::seconds(20));
-      if (!up || !p->running())
-        throw std::runtime_error(binary + " did not come up: " + p->err());
+      if (!up || !p->running()) throw std::runtime_error(binary + " did not come up: " + p->err());
     }
     return p;
   }
@@ -53,7 +58,8 @@ inline std::string last_line(const std::string& out) {
   auto end = out.find_last_not_of('\n');
   if (end == std::string::npos) return {};
   auto start = out.rfind('\n', end);
-  return out.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+  return out.substr(start == std::string::npos ? 0 : start + 1,
+                    end - (start == std::string::npos ? 0 : start + 1) + 1);
 }
 
 }  // namespace micro::test

@@ -31,7 +31,8 @@ struct Fixture {
     rt.start();
     auto so = micro::server_options(rt.config(), "calc");
     so.handler_wrappers.push_back([this](micro::server::UnaryFn next) -> micro::server::UnaryFn {
-      return [this, next](micro::Context& ctx, const micro::server::Request& r, micro::server::Response& w) {
+      return [this, next](micro::Context& ctx, const micro::server::Request& r,
+                          micro::server::Response& w) {
         {
           std::lock_guard lock(mu);
           trace.push_back("server:" + r.endpoint());
@@ -42,9 +43,9 @@ struct Fixture {
     server->init(so);
     auto co = micro::client_options(rt.config());
     co.wrappers.push_back([this](micro::client::CallFunc next) -> micro::client::CallFunc {
-      return [this, next](micro::Context& ctx, const micro::registry::Node& n, const micro::client::Request& req,
-                          const micro::codec::Payload& in, const micro::codec::Payload& out,
-                          const micro::client::CallOptions& o) {
+      return [this, next](micro::Context& ctx, const micro::registry::Node& n,
+                          const micro::client::Request& req, const micro::codec::Payload& in,
+                          const micro::codec::Payload& out, const micro::client::CallOptions& o) {
         {
           std::lock_guard lock(mu);
           trace.push_back("client:" + req.endpoint);
@@ -54,24 +55,26 @@ struct Fixture {
     });
     client->init(co);
     server->handle(micro::handler(
-        "Calc", {
-                    micro::unary<json, json>("Add",
-                                             [](micro::Context&, const json& in, json& out) {
-                                               out = {{"sum", in.at("a").get<long>() + in.at("b").get<long>()}};
-                                             }),
-                    micro::bidi_stream<json, json>("Sum",
-                                                   [](micro::Context&, micro::ServerStream<json, json>& s) {
-                                                     long sum = 0;
-                                                     json m;
-                                                     while (s.recv(m)) sum += m.at("n").get<long>();
-                                                     s.send(json{{"sum", sum}});
-                                                   }),
-                    micro::bidi_stream<json, json>("Chat",
-                                                   [](micro::Context&, micro::ServerStream<json, json>& s) {
-                                                     json m;
-                                                     while (s.recv(m)) s.send(json{{"echo", m}});
-                                                   }),
-                }));
+        "Calc",
+        {
+            micro::unary<json, json>(
+                "Add",
+                [](micro::Context&, const json& in, json& out) {
+                  out = {{"sum", in.at("a").get<long>() + in.at("b").get<long>()}};
+                }),
+            micro::bidi_stream<json, json>("Sum",
+                                           [](micro::Context&, micro::ServerStream<json, json>& s) {
+                                             long sum = 0;
+                                             json m;
+                                             while (s.recv(m)) sum += m.at("n").get<long>();
+                                             s.send(json{{"sum", sum}});
+                                           }),
+            micro::bidi_stream<json, json>("Chat",
+                                           [](micro::Context&, micro::ServerStream<json, json>& s) {
+                                             json m;
+                                             while (s.recv(m)) s.send(json{{"echo", m}});
+                                           }),
+        }));
     server->start();
   }
   ~Fixture() {

@@ -90,7 +90,8 @@ TEST_CASE("the call timeout is the server's deadline and fails the call in time"
 TEST_CASE("metadata goes to the handler and reply headers come back") {
   Cluster c;
   auto t = c.start("micro-test-server", {}, "test", "Test.Echo");
-  auto r = c.micro({"call", "test", "Test.Meta", "{}", "--metadata", "X-Echo=hello", "--metadata", "Tenant=acme", "-v"});
+  auto r = c.micro({"call", "test", "Test.Meta", "{}", "--metadata", "X-Echo=hello", "--metadata",
+                    "Tenant=acme", "-v"});
   INFO(r.err);
   REQUIRE(r.status == 0);
   auto j = parse_json(r.out);
@@ -119,7 +120,9 @@ TEST_CASE("micro bench reports requests, latency and the spread over nodes") {
   Cluster c;
   auto a = c.start("micro-test-server", {}, "test", "Test.Echo");
   auto b = c.start("micro-test-server", {}, "test", "Test.Echo");
-  REQUIRE(wait_for([&] { return parse_json(c.micro({"describe", "test", "--json"}).out)[0]["nodes"].size() == 2; }));
+  REQUIRE(wait_for([&] {
+    return parse_json(c.micro({"describe", "test", "--json"}).out)[0]["nodes"].size() == 2;
+  }));
   auto r = c.micro({"bench", "test", "Test.Echo", R"({"x":1})", "-n", "400", "-c", "4", "--json"});
   INFO(r.out << r.err);
   REQUIRE(r.status == 0);
@@ -142,12 +145,15 @@ TEST_CASE("SIGTERM drains: the call in flight completes, the process deregisters
   const std::string addr_a = "127.0.0.1:" + std::to_string(free_port());
   auto a = c.start("micro-test-server", {{"MICRO_SERVER_ADDRESS", addr_a}}, "test", "Test.Echo");
   auto b = c.start("micro-test-server", {}, "test", "Test.Echo");
-  REQUIRE(wait_for([&] { return parse_json(c.micro({"describe", "test", "--json"}).out)[0]["nodes"].size() == 2; }));
+  REQUIRE(wait_for([&] {
+    return parse_json(c.micro({"describe", "test", "--json"}).out)[0]["nodes"].size() == 2;
+  }));
   const auto marker = c.dir / "in-flight";
   RunResult slow;
   std::thread caller([&] {
     json req = {{"ms", 1500}, {"marker", marker.string()}};
-    slow = c.micro({"call", "test", "Test.Sleep", req.dump(), "--address", addr_a, "--timeout", "10s"});
+    slow = c.micro(
+        {"call", "test", "Test.Sleep", req.dump(), "--address", addr_a, "--timeout", "10s"});
   });
   REQUIRE(wait_for([&] { return std::filesystem::exists(marker); }));
   a->signal(SIGTERM);
@@ -168,7 +174,9 @@ TEST_CASE("calls to a killed server are retried on another node") {
   const std::string addr_a = "127.0.0.1:" + std::to_string(free_port());
   auto a = c.start("micro-test-server", {{"MICRO_SERVER_ADDRESS", addr_a}}, "test", "Test.Echo");
   auto b = c.start("micro-test-server", {}, "test", "Test.Echo");
-  REQUIRE(wait_for([&] { return parse_json(c.micro({"describe", "test", "--json"}).out)[0]["nodes"].size() == 2; }));
+  REQUIRE(wait_for([&] {
+    return parse_json(c.micro({"describe", "test", "--json"}).out)[0]["nodes"].size() == 2;
+  }));
   a->signal(SIGKILL);
   a->wait();
   // A stays in the registry until its TTL: every call that picks it must be retried on B.
@@ -184,7 +192,9 @@ TEST_CASE("a node killed in the middle of the load costs no failed call") {
   Cluster c;
   auto a = c.start("micro-test-server", {}, "test", "Test.Echo");
   auto b = c.start("micro-test-server", {}, "test", "Test.Echo");
-  REQUIRE(wait_for([&] { return parse_json(c.micro({"describe", "test", "--json"}).out)[0]["nodes"].size() == 2; }));
+  REQUIRE(wait_for([&] {
+    return parse_json(c.micro({"describe", "test", "--json"}).out)[0]["nodes"].size() == 2;
+  }));
   micro::Config cfg;
   cfg.registry_addrs = {(c.dir.path() / "registry").string()};
   micro::Runtime rt(cfg);

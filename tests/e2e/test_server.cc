@@ -16,42 +16,52 @@ int main(int argc, char** argv) {
     service->server().handle(micro::handler(
         "Test",
         {
-            micro::unary<json, json>("Echo", [](micro::Context&, const json& in, json& out) { out = in; }),
-            micro::unary<json, json>("Sleep",
-                                     [](micro::Context& ctx, const json& in, json& out) {
-                                       const auto ms = std::chrono::milliseconds(in.value("ms", 0));
-                                       if (in.contains("marker")) {  // tells a test the call is in flight
-                                         std::ofstream(in["marker"].get<std::string>()) << "x";
-                                       }
-                                       const auto until = micro::Clock::now() + std::min(ms, std::chrono::milliseconds(30000));
-                                       while (micro::Clock::now() < until) {
-                                         if (micro::Clock::now() > ctx.deadline)
-                                           throw micro::errors::timeout("test", "deadline exceeded while sleeping");
-                                         std::this_thread::sleep_for(std::chrono::milliseconds(5));
-                                       }
-                                       out = {{"slept_ms", ms.count()}};
-                                     }),
+            micro::unary<json, json>("Echo",
+                                     [](micro::Context&, const json& in, json& out) { out = in; }),
+            micro::unary<json, json>(
+                "Sleep",
+                [](micro::Context& ctx, const json& in, json& out) {
+                  const auto ms = std::chrono::milliseconds(in.value("ms", 0));
+                  if (in.contains("marker")) {  // tells a test the call is in flight
+                    std::ofstream(in["marker"].get<std::string>()) << "x";
+                  }
+                  const auto until =
+                      micro::Clock::now() + std::min(ms, std::chrono::milliseconds(30000));
+                  while (micro::Clock::now() < until) {
+                    if (micro::Clock::now() > ctx.deadline)
+                      throw micro::errors::timeout("test", "deadline exceeded while sleeping");
+                    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                  }
+                  out = {{"slept_ms", ms.count()}};
+                }),
             micro::unary<json, json>("Meta",
                                      [](micro::Context& ctx, const json&, json& out) {
                                        out = json::object();
                                        for (const auto& [k, v] : ctx.metadata) out[k] = v;
                                        out["from_service"] = ctx.from_service;
                                        out["has_deadline"] = ctx.deadline != micro::no_deadline;
-                                       ctx.response_metadata["X-Echo"] = std::string(micro::get(ctx.metadata, "X-Echo"));
+                                       ctx.response_metadata["X-Echo"] =
+                                           std::string(micro::get(ctx.metadata, "X-Echo"));
                                      }),
             micro::unary<json, json>("Fail",
                                      [](micro::Context&, const json& in, json&) {
-                                       if (in.value("plain", false)) throw std::runtime_error("plain failure");
-                                       throw micro::Error(micro::errc_from_code(in.value("code", 500)),
-                                                          in.value("detail", "failed"), "test", in.value("code", 500));
+                                       if (in.value("plain", false))
+                                         throw std::runtime_error("plain failure");
+                                       throw micro::Error(
+                                           micro::errc_from_code(in.value("code", 500)),
+                                           in.value("detail", "failed"), "test",
+                                           in.value("code", 500));
                                      }),
             micro::unary<json, json>("Whoami",
                                      [svc](micro::Context&, const json&, json& out) {
-                                       out = {{"id", svc->server().options().id}, {"address", svc->server().address()}};
+                                       out = {{"id", svc->server().options().id},
+                                              {"address", svc->server().address()}};
                                      }),
             micro::server_stream<json, json>("Count",
-                                             [](micro::Context&, const json& in, micro::StreamWriter<json>& w) {
-                                               for (int i = 0; i < in.value("count", 0); ++i) w.send(json{{"n", i}});
+                                             [](micro::Context&, const json& in,
+                                                micro::StreamWriter<json>& w) {
+                                               for (int i = 0; i < in.value("count", 0); ++i)
+                                                 w.send(json{{"n", i}});
                                              }),
             micro::bidi_stream<json, json>("Sum",
                                            [](micro::Context&, micro::ServerStream<json, json>& s) {

@@ -67,7 +67,10 @@ class Raw {
       r.headers.emplace(line.substr(0, colon), v);
       pos = e + 2;
     }
-    std::size_t len = std::stoul(std::string(micro::get(r.headers, "Content-Length").empty() ? "0" : std::string(micro::get(r.headers, "Content-Length"))));
+    std::size_t len =
+        std::stoul(std::string(micro::get(r.headers, "Content-Length").empty()
+                                   ? "0"
+                                   : std::string(micro::get(r.headers, "Content-Length"))));
     while (buf_.size() < len)
       if (!fill(end)) return std::nullopt;
     r.body = buf_.substr(0, len);
@@ -81,7 +84,9 @@ class Raw {
     while (true) {
       char b[4096];
       pollfd p{fd_, POLLIN, 0};
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now()).count();
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      end - std::chrono::steady_clock::now())
+                      .count();
       if (left <= 0 || ::poll(&p, 1, int(left)) <= 0) return false;
       auto n = ::recv(fd_, b, sizeof b, 0);
       if (n <= 0) return true;
@@ -92,7 +97,9 @@ class Raw {
   bool fill(std::chrono::steady_clock::time_point end) {
     char b[65536];
     pollfd p{fd_, POLLIN, 0};
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now()).count();
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    end - std::chrono::steady_clock::now())
+                    .count();
     if (left <= 0 || ::poll(&p, 1, int(left)) <= 0) return false;
     auto n = ::recv(fd_, b, sizeof b, 0);
     if (n <= 0) return false;
@@ -103,17 +110,22 @@ class Raw {
   std::string buf_;
 };
 
-std::string request(const std::string& body, std::vector<std::pair<std::string, std::string>> headers) {
+std::string request(const std::string& body,
+                    std::vector<std::pair<std::string, std::string>> headers) {
   std::string r = "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: Go-http-client/1.1\r\n";
   for (auto& [k, v] : headers) r += k + ": " + v + "\r\n";
   r += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   return r;
 }
 
-std::vector<std::pair<std::string, std::string>> hello_headers(const std::string& ct, const std::string& id = "7") {
-  return {{"Content-Type", ct},       {"Accept", ct},
-          {"Micro-Id", id},           {"Micro-Service", "greeter"},
-          {"Micro-Endpoint", "Greeter.Hello"}, {"Micro-Method", "Greeter.Hello"},
+std::vector<std::pair<std::string, std::string>> hello_headers(const std::string& ct,
+                                                               const std::string& id = "7") {
+  return {{"Content-Type", ct},
+          {"Accept", ct},
+          {"Micro-Id", id},
+          {"Micro-Service", "greeter"},
+          {"Micro-Endpoint", "Greeter.Hello"},
+          {"Micro-Method", "Greeter.Hello"},
           {"Timeout", "5000000000"}};
 }
 
@@ -121,7 +133,8 @@ struct Greeter {
   Cluster c;
   int port = free_port();
   std::unique_ptr<Process> p =
-      c.start("greeter-server", {{"MICRO_SERVER_ADDRESS", "127.0.0.1:" + std::to_string(port)}}, "greeter", "Greeter.Hello");
+      c.start("greeter-server", {{"MICRO_SERVER_ADDRESS", "127.0.0.1:" + std::to_string(port)}},
+              "greeter", "Greeter.Hello");
 
   // The server still answers a normal call on a new connection.
   void still_serving() {
@@ -230,14 +243,17 @@ TEST_CASE("bad input gets an error reply or a closed connection, and the server 
   }
   SECTION("huge headers") {
     Raw r(g.port);
-    r.send("POST / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(1 << 20, 'a') + "\r\nContent-Length: 0\r\n\r\n");
+    r.send("POST / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(1 << 20, 'a') +
+           "\r\nContent-Length: 0\r\n\r\n");
     auto rsp = r.read();
     if (rsp) CHECK(rsp->status == 431);
     CHECK(r.closed());
   }
   SECTION("a body past the limit") {
     Raw r(g.port);
-    r.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n{");
+    r.send(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+        "1000000000\r\n\r\n{");
     auto rsp = r.read();
     REQUIRE(rsp);
     CHECK(rsp->status == 413);
@@ -310,7 +326,8 @@ TEST_CASE("a legacy proto-rpc request gets a proto-rpc reply") {
   // [u32 BE len][Request{service_method=1, seq=2 fixed64}][u32 BE len][payload]
   auto be32 = [](std::size_t n) {
     std::string s(4, '\0');
-    s[0] = char((n >> 24) & 0xff), s[1] = char((n >> 16) & 0xff), s[2] = char((n >> 8) & 0xff), s[3] = char(n & 0xff);
+    s[0] = char((n >> 24) & 0xff), s[1] = char((n >> 16) & 0xff), s[2] = char((n >> 8) & 0xff),
+    s[3] = char(n & 0xff);
     return s;
   };
   std::string env;
@@ -344,11 +361,17 @@ TEST_CASE("a legacy proto-rpc request gets a proto-rpc reply") {
 TEST_CASE("our client speaks json-rpc to a node registered without protocol metadata") {
   Greeter g;
   // An old go-micro server's registration: no "protocol" key in the node metadata.
-  micro::registry::Service old{"oldgreeter", "1.0", {}, {}, {{"oldgreeter-1", "127.0.0.1:" + std::to_string(g.port), {{"transport", "http"}}}}};
+  micro::registry::Service old{
+      "oldgreeter",
+      "1.0",
+      {},
+      {},
+      {{"oldgreeter-1", "127.0.0.1:" + std::to_string(g.port), {{"transport", "http"}}}}};
   const auto file = g.c.dir / "registry" / "oldgreeter" / "oldgreeter-1.json";
   write_file(file, micro::registry::to_json(old));
   // registry-file: a node is live while its file's mtime is in the future (README).
-  std::filesystem::last_write_time(file, std::filesystem::file_time_type::clock::now() + std::chrono::hours(1));
+  std::filesystem::last_write_time(
+      file, std::filesystem::file_time_type::clock::now() + std::chrono::hours(1));
   auto r = g.c.micro({"call", "oldgreeter", "Greeter.Hello", R"({"name":"Legacy"})", "-v"});
   INFO(r.err);
   REQUIRE(r.status == 0);

@@ -81,15 +81,16 @@ fs::path bin_dir() { return MICRO_TEST_BIN_DIR; }
 fs::path plugin_dir() { return MICRO_TEST_PLUGIN_DIR; }
 fs::path source_dir() { return MICRO_TEST_SOURCE_DIR; }
 
-Process::Process(std::vector<std::string> argv, std::map<std::string, std::string> env, fs::path log_dir) {
+Process::Process(std::vector<std::string> argv, std::map<std::string, std::string> env,
+                 fs::path log_dir) {
   if (log_dir.empty()) {
     std::string tmpl = (fs::temp_directory_path() / "micro-proc-XXXXXX").string();
     if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     owned_dir_ = log_dir = tmpl;
   }
   static int counter = 0;
-  const std::string base = fs::path(argv.at(0)).filename().string() + "-" + std::to_string(::getpid()) + "-" +
-                           std::to_string(++counter);
+  const std::string base = fs::path(argv.at(0)).filename().string() + "-" +
+                           std::to_string(::getpid()) + "-" + std::to_string(++counter);
   out_ = log_dir / (base + ".out");
   err_ = log_dir / (base + ".err");
   pid_ = ::fork();

@@ -14,23 +14,25 @@ namespace micro {
 /// What went wrong, independent of the HTTP-like status carried on the wire.
 enum class Errc {
   ok = 0,
-  bad_request,        ///< malformed input from a peer or a caller (400)
-  unauthorized,       ///< 401
-  forbidden,          ///< 403
-  not_found,          ///< unknown service, endpoint or key (404)
-  timeout,            ///< deadline exceeded (408)
-  conflict,           ///< 409
-  too_large,          ///< a size limit was exceeded (413)
-  internal,           ///< a bug or an unexpected failure (500)
-  unavailable,        ///< no node, connection refused, peer gone (503)
-  closed,             ///< the socket, listener or component was closed
-  config,             ///< invalid configuration: the message names the key path
-  plugin,             ///< a plugin could not be loaded: see micro::PluginError::stage()
+  bad_request,   ///< malformed input from a peer or a caller (400)
+  unauthorized,  ///< 401
+  forbidden,     ///< 403
+  not_found,     ///< unknown service, endpoint or key (404)
+  timeout,       ///< deadline exceeded (408)
+  conflict,      ///< 409
+  too_large,     ///< a size limit was exceeded (413)
+  internal,      ///< a bug or an unexpected failure (500)
+  unavailable,   ///< no node, connection refused, peer gone (503)
+  closed,        ///< the socket, listener or component was closed
+  config,        ///< invalid configuration: the message names the key path
+  plugin,        ///< a plugin could not be loaded: see micro::PluginError::stage()
 };
 
 /// The std::error_category of micro::Errc ("micro").
 const std::error_category& error_category() noexcept;
-inline std::error_code make_error_code(Errc e) noexcept { return {static_cast<int>(e), error_category()}; }
+inline std::error_code make_error_code(Errc e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
 
 /// go-micro's status text for an HTTP-like code (Go's http.StatusText), "" if unknown.
 std::string_view status_text(int32_t code) noexcept;

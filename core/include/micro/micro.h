@@ -90,9 +90,12 @@ void encode(Write&& write, const T& v) {
 registry::Value describe_proto(const google::protobuf::Descriptor* d, const std::string& name);
 template <class T>
 registry::Value describe(const std::string& name) {
-  if constexpr (is_proto<T>) return describe_proto(T::descriptor(), name);
-  else if constexpr (is_json<T>) return registry::Value{name, "json", {}};
-  else return registry::Value{name, "bytes", {}};
+  if constexpr (is_proto<T>)
+    return describe_proto(T::descriptor(), name);
+  else if constexpr (is_json<T>)
+    return registry::Value{name, "json", {}};
+  else
+    return registry::Value{name, "bytes", {}};
 }
 
 }  // namespace typed
@@ -102,7 +105,9 @@ template <class Out>
 class StreamWriter {
  public:
   explicit StreamWriter(server::Stream& s) : s_(s) {}
-  void send(const Out& m) { typed::encode([&](const codec::Payload& p) { s_.send(p); }, m); }
+  void send(const Out& m) {
+    typed::encode([&](const codec::Payload& p) { s_.send(p); }, m);
+  }
 
  private:
   server::Stream& s_;
@@ -141,7 +146,8 @@ server::Endpoint unary(std::string method, F f) {
   return ep;
 }
 
-/// A server-streaming endpoint: one request, many replies. f(Context&, const Req&, StreamWriter<Rsp>&).
+/// A server-streaming endpoint: one request, many replies. f(Context&, const Req&,
+/// StreamWriter<Rsp>&).
 template <class Req, class Rsp, class F>
 server::Endpoint server_stream(std::string method, F f) {
   server::Endpoint ep;
@@ -151,7 +157,8 @@ server::Endpoint server_stream(std::string method, F f) {
   ep.stream = [f = std::move(f)](Context& ctx, const server::Request&, server::Stream& s) {
     ServerStream<Req, Rsp> st(s);
     Req req{};
-    if (!st.recv(req)) throw errors::bad_request("go.micro.server", "stream ended before its request");
+    if (!st.recv(req))
+      throw errors::bad_request("go.micro.server", "stream ended before its request");
     StreamWriter<Rsp>& w = st;
     f(ctx, req, w);
   };
@@ -193,16 +200,24 @@ server::Subscriber subscriber(std::string topic, F f, std::string queue = {}) {
 
 /// Calls service.endpoint with req and returns the reply. Throws Error.
 template <class Rsp, class Req>
-Rsp call(Client& c, Context& ctx, const std::string& service, const std::string& endpoint, const Req& req,
-         const client::CallOptions& opts = {}, const std::string& content_type = {}) {
+Rsp call(Client& c, Context& ctx, const std::string& service, const std::string& endpoint,
+         const Req& req, const client::CallOptions& opts = {},
+         const std::string& content_type = {}) {
   Rsp rsp{};
   std::string req_text, rsp_text;
   auto in = [&]() -> codec::Payload {
-    if constexpr (typed::is_proto<Req>) return codec::Payload::proto(req);
-    else if constexpr (typed::is_json<Req>) return codec::Payload::json(req_text = req.dump());
-    else return codec::Payload::bytes(req);
+    if constexpr (typed::is_proto<Req>)
+      return codec::Payload::proto(req);
+    else if constexpr (typed::is_json<Req>)
+      return codec::Payload::json(req_text = req.dump());
+    else
+      return codec::Payload::bytes(req);
   }();
-  typed::decode([&](const codec::Payload& out) { c.call(ctx, {service, endpoint, content_type}, in, out, opts); }, rsp);
+  typed::decode(
+      [&](const codec::Payload& out) {
+        c.call(ctx, {service, endpoint, content_type}, in, out, opts);
+      },
+      rsp);
   return rsp;
 }
 
@@ -211,7 +226,9 @@ template <class Req, class Rsp>
 class ClientStream {
  public:
   explicit ClientStream(std::unique_ptr<client::Stream> s) : s_(std::move(s)) {}
-  void send(const Req& m) { typed::encode([&](const codec::Payload& p) { s_->send(p); }, m); }
+  void send(const Req& m) {
+    typed::encode([&](const codec::Payload& p) { s_->send(p); }, m);
+  }
   /// False at the server's end of stream.
   bool recv(Rsp& m) {
     bool got = false;
@@ -227,14 +244,16 @@ class ClientStream {
 };
 
 template <class Req, class Rsp>
-ClientStream<Req, Rsp> stream(Client& c, Context& ctx, const std::string& service, const std::string& endpoint,
-                              const client::CallOptions& opts = {}, const std::string& content_type = {}) {
+ClientStream<Req, Rsp> stream(Client& c, Context& ctx, const std::string& service,
+                              const std::string& endpoint, const client::CallOptions& opts = {},
+                              const std::string& content_type = {}) {
   return ClientStream<Req, Rsp>(c.stream(ctx, {service, endpoint, content_type}, opts));
 }
 
 /// Publishes msg on topic through the client's broker. Throws Error.
 template <class T>
-void publish(Client& c, Context& ctx, const std::string& topic, const T& msg, const std::string& content_type = {}) {
+void publish(Client& c, Context& ctx, const std::string& topic, const T& msg,
+             const std::string& content_type = {}) {
   typed::encode([&](const codec::Payload& p) { c.publish(ctx, topic, p, {content_type}); }, msg);
 }
 

@@ -133,7 +133,7 @@ consteval Section<N> make_section(uint16_t major, uint16_t minor, const char (&j
 ///   REQUIRES    string literal of a JSON array of kinds it uses via Host, e.g. R"(["registry"])"
 ///   SCHEMA      string literal of the JSON schema of its options (type object)
 ///   FACTORY     a default-constructible class derived from micro::plugin::Factory
-#define MICRO_PLUGIN(KIND, NAME, VERSION, DESCRIPTION, LICENSE, REQUIRES, SCHEMA, FACTORY)        \
+#define MICRO_PLUGIN(KIND, NAME, VERSION, DESCRIPTION, LICENSE, REQUIRES, SCHEMA, FACTORY)           \
   extern "C" __attribute__((visibility("default"), used,                                           \
                             section("micro_plugin"))) const auto micro_plugin_descriptor =         \
       ::micro::plugin::detail::make_section(                                                       \
@@ -143,14 +143,13 @@ consteval Section<N> make_section(uint16_t major, uint16_t minor, const char (&j
           REQUIRES ",\"options\":" SCHEMA ",\"build\":{\"compiler\":\"" MICRO_PLUGIN_COMPILER_     \
           "\",\"stdlib\":\"libstdc++\",\"cxx11_abi\":" MICRO_PLUGIN_STR_(                          \
               _GLIBCXX_USE_CXX11_ABI) ",\"protobuf\":" MICRO_PLUGIN_STR_(GOOGLE_PROTOBUF_VERSION) \
-          ",\"micro\":\"" MICRO_VERSION "\"}}");                                                   \
-  extern "C" __attribute__((visibility("default"))) const ::micro::plugin::Entry*                 \
-  micro_plugin_entry() {                                                                           \
-    static const FACTORY factory;                                                                  \
-    static const ::micro::plugin::Entry entry{                                                     \
-        {'M', 'I', 'C', 'R', 'O', 'P', 'L', 'G'},                                                  \
-        MICRO_PLUGIN_BUILD_ABI_MAJOR,                                                              \
-        MICRO_PLUGIN_BUILD_ABI_MINOR,                                                              \
-        &factory};                                                                                 \
-    return &entry;                                                                                 \
+          ",\"micro\":\"" MICRO_VERSION "\"}}"); \
+  extern "C" __attribute__((visibility("default"))) const ::micro::plugin::Entry*                    \
+  micro_plugin_entry() {                                                                             \
+    static const FACTORY factory;                                                                    \
+    static const ::micro::plugin::Entry entry{{'M', 'I', 'C', 'R', 'O', 'P', 'L', 'G'},              \
+                                              MICRO_PLUGIN_BUILD_ABI_MAJOR,                          \
+                                              MICRO_PLUGIN_BUILD_ABI_MINOR,                          \
+                                              &factory};                                             \
+    return &entry;                                                                                   \
   }

@@ -93,7 +93,8 @@ class Registry : public Component {
   /// Throws Error{unavailable} when the registry cannot be reached, Error{bad_request}.
   virtual void register_service(const registry::Service& s, const registry::RegisterOptions& o) = 0;
 
-  /// Removes the nodes of s. Thread-safe. Throws Error{unavailable}; a missing node is not an error.
+  /// Removes the nodes of s. Thread-safe. Throws Error{unavailable}; a missing node is not an
+  /// error.
   virtual void deregister(const registry::Service& s) = 0;
 
   /// All versions of a service with their live nodes. Thread-safe.

@@ -40,10 +40,12 @@ class Selector : public Component {
   /// A strategy over the current nodes of service. Thread-safe.
   /// Throws Error{not_found} when the service has no nodes, Error{unavailable} when the
   /// registry is unreachable and nothing is cached.
-  virtual selector::Next select(std::string_view service, const selector::SelectOptions& o = {}) = 0;
+  virtual selector::Next select(std::string_view service,
+                                const selector::SelectOptions& o = {}) = 0;
 
   /// Reports the outcome of a call to node: err == nullptr for success. Thread-safe, never throws.
-  virtual void mark(std::string_view service, const registry::Node& node, const Error* err) noexcept = 0;
+  virtual void mark(std::string_view service, const registry::Node& node,
+                    const Error* err) noexcept = 0;
 
   /// Forgets health and cached state for service. Thread-safe, never throws.
   virtual void reset(std::string_view service) noexcept = 0;

@@ -87,10 +87,10 @@ class Server : public Component {
   struct Options {
     std::string name = "go.micro.server";
     std::string version = "latest";
-    std::string id;                    ///< node id; "" = "<name>-<uuid>"
-    std::string address = ":0";        ///< listen address (MICRO_SERVER_ADDRESS)
-    std::string advertise;             ///< address to register, "" = the bound one
-    StringMap metadata;                ///< node metadata added to the defaults
+    std::string id;              ///< node id; "" = "<name>-<uuid>"
+    std::string address = ":0";  ///< listen address (MICRO_SERVER_ADDRESS)
+    std::string advertise;       ///< address to register, "" = the bound one
+    StringMap metadata;          ///< node metadata added to the defaults
     std::chrono::seconds register_ttl{90};
     std::chrono::seconds register_interval{30};
     std::chrono::milliseconds drain_timeout{5000};

@@ -96,8 +96,8 @@ class Transport : public Component {
 
   /// Binds addr ("host:0" picks a free port). Thread-safe.
   /// Throws Error: Errc::unavailable (address in use, bad address).
-  virtual std::unique_ptr<transport::Listener> listen(std::string_view addr,
-                                                      const transport::ListenOptions& opts = {}) = 0;
+  virtual std::unique_ptr<transport::Listener> listen(
+      std::string_view addr, const transport::ListenOptions& opts = {}) = 0;
 };
 
 }  // namespace micro
