@@ -3,6 +3,7 @@
 // declaration here and a row there.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -44,6 +45,10 @@ struct Args {
   bool has(const std::string& flag) const;
 };
 Args parse_args(const std::vector<std::string>& args, const std::vector<std::string>& known);
+
+/// A duration flag value: "500ms", "5s", "1m", or a bare number of milliseconds. Throws
+/// UsageError naming the value when it is not one.
+std::chrono::milliseconds duration_arg(const std::string& v);
 
 // plugins_cmd.cc
 int plugins_list(const std::vector<std::string>& args);

@@ -1,5 +1,6 @@
 // micro: the command-line tool. `micro [--config FILE] <verb> [args]`.
 // Exit status: 0 ok, 1 runtime error, 2 usage error. Errors go to stderr as one line.
+#include <charconv>
 #include <cstring>
 #include <exception>
 #include <iostream>
@@ -137,6 +138,24 @@ Args parse_args(const std::vector<std::string>& args, const std::vector<std::str
     }
   }
   return out;
+}
+
+std::chrono::milliseconds duration_arg(const std::string& v) {
+  double x = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+  if (ec != std::errc() || x < 0)
+    throw UsageError("bad duration \"" + v + "\" (use 500ms, 5s, 1m)");
+  std::string_view unit(p, v.data() + v.size() - p);
+  double ms = 0;
+  if (unit == "ms" || unit.empty())
+    ms = x;
+  else if (unit == "s")
+    ms = x * 1000;
+  else if (unit == "m")
+    ms = x * 60000;
+  else
+    throw UsageError("bad duration \"" + v + "\" (use 500ms, 5s, 1m)");
+  return std::chrono::milliseconds(static_cast<long>(ms));
 }
 
 }  // namespace micro::cli

@@ -15,24 +15,6 @@ namespace {
 
 using nlohmann::json;
 
-std::chrono::milliseconds duration_arg(const std::string& v) {
-  double x = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
-  if (ec != std::errc() || x < 0)
-    throw UsageError("bad duration \"" + v + "\" (use 500ms, 5s, 1m)");
-  std::string_view unit(p, v.data() + v.size() - p);
-  double ms = 0;
-  if (unit == "ms" || unit.empty())
-    ms = x;
-  else if (unit == "s")
-    ms = x * 1000;
-  else if (unit == "m")
-    ms = x * 60000;
-  else
-    throw UsageError("bad duration \"" + v + "\" (use 500ms, 5s, 1m)");
-  return std::chrono::milliseconds(static_cast<long>(ms));
-}
-
 // {"topic":..,"header":{..},"body":<JSON when the body is JSON, else a string>}
 std::string event_line(const std::string& topic, const broker::Message& m) {
   json header = json::object();

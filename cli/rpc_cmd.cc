@@ -32,24 +32,6 @@ struct RpcArgs {
   long c = 1;
 };
 
-std::chrono::milliseconds parse_duration(const std::string& v) {
-  double x = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
-  if (ec != std::errc() || x < 0)
-    throw UsageError("bad duration \"" + v + "\" (use 500ms, 5s, 1m)");
-  std::string_view unit(p, v.data() + v.size() - p);
-  double ms = 0;
-  if (unit == "ms" || unit.empty())
-    ms = x;
-  else if (unit == "s")
-    ms = x * 1000;
-  else if (unit == "m")
-    ms = x * 60000;
-  else
-    throw UsageError("bad duration \"" + v + "\" (use 500ms, 5s, 1m)");
-  return std::chrono::milliseconds(static_cast<long>(ms));
-}
-
 long parse_count(const std::string& flag, const std::string& v, long min, long max) {
   long x = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
@@ -78,7 +60,7 @@ RpcArgs parse(const std::vector<std::string>& args, bool bench_flags) {
         throw UsageError("--metadata needs key=value, got \"" + kv + "\"");
       a.metadata.insert_or_assign(kv.substr(0, eq), kv.substr(eq + 1));
     } else if (s == "--timeout")
-      a.timeout = parse_duration(value(s));
+      a.timeout = duration_arg(value(s));
     else if (s == "--address")
       a.address = value(s);
     else if (s == "--content-type")
