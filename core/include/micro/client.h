@@ -77,8 +77,13 @@ class Client : public Component {
   virtual void init(const Options& options) = 0;
   virtual Options options() const = 0;
 
-  /// Calls req.endpoint of req.service with in, decoding the reply into out. Retries on
-  /// transport errors and 408/500 with another node. Thread-safe.
+  /// Calls req.endpoint of req.service with in, decoding the reply into out. Retries with
+  /// another node on transport errors (dial, send, the connection lost before the reply: the
+  /// handler may have run if the server died mid-call) and 503s; a timeout (408) or a 500 is
+  /// returned, not retried (go-micro retries those too). Thread-safe.
+  /// ctx is the caller's: during the call its deadline is the call's (the caller's, capped by
+  /// the timeout) and is restored on return; wrappers get this ctx, so metadata a wrapper adds
+  /// stays in it for later attempts and after the call; ctx.response_metadata is the reply's.
   /// Throws Error: the server's error, Errc::timeout, Errc::unavailable, Errc::not_found.
   virtual void call(Context& ctx, const client::Request& req, const codec::Payload& in,
                     const codec::Payload& out, const client::CallOptions& opts = {}) = 0;
